@@ -1,0 +1,15 @@
+//! Postern's domain, with no UI dependency. The desktop app, the CLI, the privileged helper and
+//! the Client VPN handler are thin doors onto this crate.
+//!
+//! Modules follow the words of the domain:
+//! - [`policy`]: the organization's policy file (admin-managed TOML), validated with locations;
+//! - [`identity`]: IAM Identity Center sign-in (device code, PKCE), refresh, keychain storage,
+//!   the portal (accounts, roles, role credentials);
+//! - [`problem`]: the one vocabulary of user-facing failures and documented exit codes.
+
+pub mod identity;
+pub mod paths;
+pub mod policy;
+pub mod problem;
+
+pub use problem::{ExitCode, Problem};

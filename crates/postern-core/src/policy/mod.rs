@@ -1,0 +1,432 @@
+//! The organization policy: one admin-managed TOML file that says how Postern signs in, which
+//! gates guard which credentials, and (rendered) what AWS itself enforces.
+//!
+//! Lookup order: `--policy FILE`, `$POSTERN_POLICY`, the machine-wide location an MDM writes
+//! ([`crate::paths::system_policy_file`]), then the user's config dir. Validation keeps going
+//! after the first problem and reports every issue with line and column.
+
+mod reader;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use url::Url;
+
+pub use reader::Issue;
+use reader::{Diagnostics, Table};
+
+use crate::paths;
+use crate::problem::{ExitCode, Problem};
+
+/// The environment variable that names a policy file, after `--policy`.
+pub const POLICY_ENV: &str = "POSTERN_POLICY";
+
+/// A validated organization policy.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OrgPolicy {
+    pub identity_center: IdentityCenter,
+}
+
+/// `[identity_center]`: where employees sign in.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IdentityCenter {
+    /// The AWS access portal URL, e.g. `https://my-org.awsapps.com/start`.
+    pub start_url: Url,
+    /// The Identity Center instance's home region, e.g. `eu-west-1`.
+    pub region: String,
+    /// Lab-only override of the SSO-OIDC endpoint (`AWS_ENDPOINT_URL_SSO_OIDC` wins over it).
+    pub oidc_endpoint: Option<Url>,
+    /// Lab-only override of the portal endpoint (`AWS_ENDPOINT_URL_SSO` wins over it).
+    pub portal_endpoint: Option<Url>,
+}
+
+/// Where the policy came from, for `whoami`, diagnostics and error messages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyFile {
+    pub path: PathBuf,
+    pub origin: PolicyOrigin,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PolicyOrigin {
+    CommandLine,
+    Environment,
+    System,
+    User,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PolicyError {
+    #[error("No organization policy is configured (looked in: {}).", list_paths(.searched))]
+    NotFound { searched: Vec<PathBuf> },
+    #[error("The policy file {} could not be read: {source}.", .path.display())]
+    Unreadable {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("The policy file {} is not valid:\n{}", .path.display(), render_issues(.path, .issues))]
+    Invalid { path: PathBuf, issues: Vec<Issue> },
+}
+
+fn list_paths(paths: &[PathBuf]) -> String {
+    paths
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn render_issues(path: &Path, issues: &[Issue]) -> String {
+    issues
+        .iter()
+        .map(|i| {
+            format!(
+                "  {}:{}:{}: {}",
+                path.display(),
+                i.line,
+                i.column,
+                i.message
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+impl Problem for PolicyError {
+    fn exit_code(&self) -> ExitCode {
+        match self {
+            PolicyError::NotFound { .. } => ExitCode::NotConfigured,
+            _ => ExitCode::BadInput,
+        }
+    }
+
+    fn next_step(&self) -> String {
+        match self {
+            PolicyError::NotFound { .. } => format!(
+                "Ask your IT department to install Postern's policy, or pass one with --policy FILE or ${POLICY_ENV}."
+            ),
+            PolicyError::Unreadable { .. } => {
+                "Check that the file exists and that you may read it.".into()
+            }
+            PolicyError::Invalid { .. } => {
+                "Fix each line listed above (an admin-managed policy: tell your IT department), then run `postern policy validate FILE`.".into()
+            }
+        }
+    }
+}
+
+impl fmt::Display for PolicyOrigin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            PolicyOrigin::CommandLine => "--policy",
+            PolicyOrigin::Environment => POLICY_ENV,
+            PolicyOrigin::System => "system",
+            PolicyOrigin::User => "user",
+        })
+    }
+}
+
+/// Finds the policy file in lookup order. A file named explicitly (flag or environment) must
+/// exist; the system and user locations are only used when present.
+pub fn locate(explicit: Option<&Path>) -> Result<PolicyFile, PolicyError> {
+    if let Some(path) = explicit {
+        return Ok(PolicyFile {
+            path: path.to_path_buf(),
+            origin: PolicyOrigin::CommandLine,
+        });
+    }
+    if let Some(path) = std::env::var_os(POLICY_ENV).filter(|v| !v.is_empty()) {
+        return Ok(PolicyFile {
+            path: PathBuf::from(path),
+            origin: PolicyOrigin::Environment,
+        });
+    }
+    let mut searched = vec![paths::system_policy_file()];
+    searched.extend(paths::user_config_dir().map(|d| d.join("policy.toml")));
+    for (path, origin) in searched
+        .iter()
+        .zip([PolicyOrigin::System, PolicyOrigin::User])
+    {
+        if path.is_file() {
+            return Ok(PolicyFile {
+                path: path.clone(),
+                origin,
+            });
+        }
+    }
+    Err(PolicyError::NotFound { searched })
+}
+
+/// Locates, reads and validates the policy.
+pub fn load(explicit: Option<&Path>) -> Result<(OrgPolicy, PolicyFile), PolicyError> {
+    let file = locate(explicit)?;
+    let policy = load_file(&file.path)?;
+    Ok((policy, file))
+}
+
+/// Reads and validates one policy file.
+pub fn load_file(path: &Path) -> Result<OrgPolicy, PolicyError> {
+    let bytes = std::fs::read(path).map_err(|source| PolicyError::Unreadable {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let text = String::from_utf8(bytes).map_err(|_| PolicyError::Invalid {
+        path: path.to_path_buf(),
+        issues: vec![Issue {
+            line: 1,
+            column: 1,
+            message: "the file is not UTF-8 text (is it the right file?)".into(),
+        }],
+    })?;
+    parse(&text).map_err(|issues| PolicyError::Invalid {
+        path: path.to_path_buf(),
+        issues,
+    })
+}
+
+/// Parses and validates policy text, returning every issue found.
+pub fn parse(text: &str) -> Result<OrgPolicy, Vec<Issue>> {
+    let mut d = Diagnostics::new(text);
+    let (document, syntax_errors) = toml::de::DeTable::parse_recoverable(text);
+    for error in &syntax_errors {
+        d.at(
+            error.span().unwrap_or(0..0),
+            format!("TOML syntax: {}", error.message().trim()),
+        );
+    }
+    if !syntax_errors.is_empty() {
+        return Err(d.issues);
+    }
+    let mut root = Table::root(&document);
+    let identity_center = match root.table(&mut d, "identity_center") {
+        Some(mut t) => {
+            let section = read_identity_center(&mut t, &mut d);
+            t.finish(&mut d);
+            section
+        }
+        None => {
+            if d.issues.is_empty() {
+                d.at(0..0, "missing required section [identity_center]");
+            }
+            None
+        }
+    };
+    root.finish(&mut d);
+    match identity_center {
+        Some(identity_center) if d.issues.is_empty() => Ok(OrgPolicy { identity_center }),
+        _ => Err(d.issues),
+    }
+}
+
+fn read_identity_center(t: &mut Table, d: &mut Diagnostics) -> Option<IdentityCenter> {
+    let start_url = t.required_string(d, "start_url").and_then(|s| {
+        match Url::parse(s.get_ref()) {
+            Ok(url) if url.scheme() == "https" && url.host_str().is_some() => Some(url),
+            _ => {
+                d.at(
+                    s.span(),
+                    format!(
+                        "`identity_center.start_url` must be your AWS access portal's https:// address, e.g. https://my-org.awsapps.com/start (found \"{}\")",
+                        s.get_ref()
+                    ),
+                );
+                None
+            }
+        }
+    });
+    let region = t.required_string(d, "region").and_then(|s| {
+        if is_region_name(s.get_ref()) {
+            Some(s.into_inner())
+        } else {
+            d.at(
+                s.span(),
+                format!(
+                    "`identity_center.region` must be an AWS region name such as eu-west-1 (found \"{}\")",
+                    s.get_ref()
+                ),
+            );
+            None
+        }
+    });
+    let oidc_endpoint = read_endpoint(t, d, "oidc_endpoint");
+    let portal_endpoint = read_endpoint(t, d, "portal_endpoint");
+    Some(IdentityCenter {
+        start_url: start_url?,
+        region: region?,
+        oidc_endpoint,
+        portal_endpoint,
+    })
+}
+
+/// Endpoint overrides exist for the lab; plain HTTP is accepted only towards the loopback.
+fn read_endpoint(t: &mut Table, d: &mut Diagnostics, key: &str) -> Option<Url> {
+    let s = t.string(d, key)?;
+    match Url::parse(s.get_ref()) {
+        Ok(url) if url.scheme() == "https" || (url.scheme() == "http" && is_loopback(&url)) => {
+            Some(url)
+        }
+        Ok(_) => {
+            d.at(
+                s.span(),
+                format!(
+                    "`{}.{key}` must be an https:// URL (plain http only to 127.0.0.1 or localhost)",
+                    t.section_name()
+                ),
+            );
+            None
+        }
+        Err(e) => {
+            d.at(
+                s.span(),
+                format!("`{}.{key}` is not a URL: {e}", t.section_name()),
+            );
+            None
+        }
+    }
+}
+
+pub(crate) fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => d == "localhost",
+        None => false,
+    }
+}
+
+/// `eu-west-1`, `us-gov-west-1`, `cn-north-1`, `ap-southeast-4`, `us-isob-east-1`...
+pub fn is_region_name(s: &str) -> bool {
+    let parts: Vec<&str> = s.split('-').collect();
+    parts.len() >= 3
+        && parts.len() <= 4
+        && parts[0].len() == 2
+        && parts[0].chars().all(|c| c.is_ascii_lowercase())
+        && parts[1..parts.len() - 1]
+            .iter()
+            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase()))
+        && parts[parts.len() - 1].chars().all(|c| c.is_ascii_digit())
+        && !parts[parts.len() - 1].is_empty()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+[identity_center]
+start_url = "https://my-org.awsapps.com/start"
+region    = "eu-west-1"
+"#;
+
+    #[test]
+    fn a_minimal_policy_parses() {
+        let p = parse(GOOD).unwrap();
+        assert_eq!(
+            p.identity_center.start_url.as_str(),
+            "https://my-org.awsapps.com/start"
+        );
+        assert_eq!(p.identity_center.region, "eu-west-1");
+        assert_eq!(p.identity_center.oidc_endpoint, None);
+    }
+
+    #[test]
+    fn every_issue_is_reported_with_its_location() {
+        let text = r#"
+[identity_center]
+start_url = "ftp://nope"
+region    = "europe"
+oidc_endpoint = "http://idc.example.com"
+startUrl = "typo"
+
+[mystery]
+x = 1
+"#;
+        let issues = parse(text).unwrap_err();
+        let found: Vec<(usize, usize)> = issues.iter().map(|i| (i.line, i.column)).collect();
+        assert!(found.contains(&(3, 13)), "{issues:?}");
+        assert!(found.contains(&(4, 13)), "{issues:?}");
+        assert!(found.contains(&(5, 17)), "{issues:?}");
+        assert!(found.contains(&(6, 1)), "{issues:?}");
+        assert!(found.contains(&(8, 2)), "{issues:?}");
+        assert_eq!(issues.len(), 5, "{issues:?}");
+        assert!(
+            issues
+                .iter()
+                .any(|i| i.message.contains("unknown key `startUrl`"))
+        );
+    }
+
+    #[test]
+    fn syntax_errors_carry_a_location() {
+        let issues = parse("[identity_center]\nstart_url = \"unterminated\n").unwrap_err();
+        assert_eq!(issues[0].line, 2, "{issues:?}");
+        assert!(issues[0].message.starts_with("TOML syntax"));
+    }
+
+    #[test]
+    fn wrong_types_and_missing_keys_are_named() {
+        let issues = parse("[identity_center]\nregion = 5\n").unwrap_err();
+        let messages: Vec<&str> = issues.iter().map(|i| i.message.as_str()).collect();
+        assert!(
+            messages
+                .iter()
+                .any(|m| m.contains("missing required key `identity_center.start_url`"))
+        );
+        assert!(
+            messages
+                .iter()
+                .any(|m| m.contains("`identity_center.region` must be a string, found integer"))
+        );
+    }
+
+    #[test]
+    fn an_empty_file_says_what_is_missing() {
+        let issues = parse("").unwrap_err();
+        assert_eq!(issues.len(), 1);
+        assert!(issues[0].message.contains("[identity_center]"));
+    }
+
+    #[test]
+    fn loopback_http_endpoints_are_allowed_for_the_lab() {
+        let text = format!(
+            "{GOOD}oidc_endpoint = \"http://127.0.0.1:9000\"\nportal_endpoint = \"http://localhost:9000\"\n"
+        );
+        let p = parse(&text).unwrap();
+        assert_eq!(p.identity_center.oidc_endpoint.unwrap().port(), Some(9000));
+    }
+
+    #[test]
+    fn region_names() {
+        for ok in ["eu-west-1", "us-gov-west-1", "cn-north-1", "ap-southeast-4"] {
+            assert!(is_region_name(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "europe",
+            "eu-west",
+            "EU-WEST-1",
+            "eu--1",
+            "eu-west-1a",
+            "e-west-1",
+        ] {
+            assert!(!is_region_name(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn lookup_prefers_the_command_line() {
+        let f = locate(Some(Path::new("/x/p.toml"))).unwrap();
+        assert_eq!(f.origin, PolicyOrigin::CommandLine);
+    }
+
+    #[test]
+    fn a_non_utf8_file_is_rejected_not_crashed_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.toml");
+        std::fs::write(&path, [0xff, 0xfe, 0x00, 0x41]).unwrap();
+        let err = load_file(&path).unwrap_err();
+        assert!(matches!(err, PolicyError::Invalid { .. }));
+        assert_eq!(err.exit_code(), ExitCode::BadInput);
+    }
+}
