@@ -1,1 +1,110 @@
-fn main() {}
+//! `postern`: the headless door onto postern-core. Every command loads the org policy, calls
+//! the core, and renders the result (text, or versioned JSON with `--json`). Failures are typed
+//! problems rendered in one place with their documented exit code (`docs/cli.md`).
+
+mod identity;
+mod output;
+
+use std::path::PathBuf;
+use std::process::ExitCode as ProcessExit;
+
+use clap::{Parser, Subcommand};
+use postern_core::{ExitCode, policy};
+
+use output::Failure;
+
+#[derive(Parser)]
+#[command(
+    name = "postern",
+    version,
+    about = "AWS credentials that only work from the company network"
+)]
+struct Cli {
+    /// The organization policy file (default: $POSTERN_POLICY, then the system and user locations).
+    #[arg(long, global = true, value_name = "FILE")]
+    policy: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Sign in to IAM Identity Center.
+    Login(identity::LoginArgs),
+    /// Sign out: end the session at Identity Center and delete every stored secret.
+    Logout(identity::JsonArg),
+    /// Show who is signed in, where, and until when.
+    Whoami(identity::JsonArg),
+    /// List the AWS accounts and roles you may use.
+    Accounts(identity::JsonArg),
+    /// Work with the organization policy file.
+    #[command(subcommand)]
+    Policy(PolicyCommand),
+}
+
+#[derive(Subcommand)]
+enum PolicyCommand {
+    /// Check a policy file and list every problem with its line and column.
+    Validate {
+        file: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn main() -> ProcessExit {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("postern: cannot start: {e}");
+            return ProcessExit::from(ExitCode::Internal.code() as u8);
+        }
+    };
+    let json = cli.command.wants_json();
+    let result = runtime.block_on(run(cli));
+    match result {
+        Ok(()) => ProcessExit::SUCCESS,
+        Err(failure) => {
+            failure.report(json);
+            ProcessExit::from(failure.exit_code().code() as u8)
+        }
+    }
+}
+
+impl Command {
+    fn wants_json(&self) -> bool {
+        match self {
+            Command::Login(_) => false,
+            Command::Logout(a) | Command::Whoami(a) | Command::Accounts(a) => a.json,
+            Command::Policy(PolicyCommand::Validate { json, .. }) => *json,
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), Failure> {
+    match cli.command {
+        Command::Policy(PolicyCommand::Validate { file, json }) => validate_policy(&file, json),
+        Command::Login(args) => identity::login(cli.policy.as_deref(), args).await,
+        Command::Logout(a) => identity::logout(cli.policy.as_deref(), a.json).await,
+        Command::Whoami(a) => identity::whoami(cli.policy.as_deref(), a.json).await,
+        Command::Accounts(a) => identity::accounts(cli.policy.as_deref(), a.json).await,
+    }
+}
+
+fn validate_policy(file: &std::path::Path, json: bool) -> Result<(), Failure> {
+    policy::load_file(file)?;
+    if json {
+        output::print_json(
+            "policy-validation",
+            &serde_json::json!({"file": file, "valid": true}),
+        );
+    } else {
+        println!("{}: valid", file.display());
+    }
+    Ok(())
+}

@@ -77,11 +77,20 @@ fn router(emulator: Arc<Emulator>) -> Router {
     Router::new()
         // SSO-OIDC API
         .route("/client/register", post(oidc::register_client))
-        .route("/device_authorization", post(oidc::start_device_authorization))
+        .route(
+            "/device_authorization",
+            post(oidc::start_device_authorization),
+        )
         .route("/token", post(oidc::create_token))
         // What a person sees in the browser
-        .route("/device", get(pages::device_page).post(pages::device_decision))
-        .route("/authorize", get(pages::authorize_page).post(pages::authorize_decision))
+        .route(
+            "/device",
+            get(pages::device_page).post(pages::device_decision),
+        )
+        .route(
+            "/authorize",
+            get(pages::authorize_page).post(pages::authorize_decision),
+        )
         // Portal API
         .route("/assignment/accounts", get(portal::list_accounts))
         .route("/assignment/roles", get(portal::list_account_roles))
@@ -89,7 +98,10 @@ fn router(emulator: Arc<Emulator>) -> Router {
         .route("/logout", post(portal::logout))
         .layer(middleware::from_fn_with_state(emulator.clone(), faults))
         // Test controls, never subject to faults
-        .route("/_emulator/knobs", get(state::get_knobs).post(state::set_knobs))
+        .route(
+            "/_emulator/knobs",
+            get(state::get_knobs).post(state::set_knobs),
+        )
         .route("/_emulator/stats", get(state::stats))
         .route("/_emulator/expire-tokens", post(state::expire_tokens))
         .route("/_emulator/credentials", get(state::issued_credentials))

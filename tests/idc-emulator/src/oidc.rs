@@ -45,13 +45,23 @@ fn error_response(status: StatusCode, t: &str, e: &str, d: &str) -> Response {
 }
 
 fn invalid_client(description: &str) -> Response {
-    error(StatusCode::UNAUTHORIZED, "InvalidClientException", "invalid_client", description)
+    error(
+        StatusCode::UNAUTHORIZED,
+        "InvalidClientException",
+        "invalid_client",
+        description,
+    )
 }
 
 /// Bodies are parsed by hand so a malformed one gets the service's error, not axum's.
 fn parse<T: for<'de> Deserialize<'de>>(body: &Bytes) -> Result<T, Response> {
-    serde_json::from_slice(body)
-        .map_err(|e| bad("InvalidRequestException", "invalid_request", &format!("Malformed request: {e}")))
+    serde_json::from_slice(body).map_err(|e| {
+        bad(
+            "InvalidRequestException",
+            "invalid_request",
+            &format!("Malformed request: {e}"),
+        )
+    })
 }
 
 #[derive(Deserialize)]
@@ -75,7 +85,11 @@ pub async fn register_client(State(e): State<Arc<Emulator>>, body: Bytes) -> Res
     let mut m = e.memory();
     m.stats.register_client += 1;
     if req.client_name.as_deref().unwrap_or("").is_empty() {
-        return bad("InvalidRequestException", "invalid_request", "clientName is required");
+        return bad(
+            "InvalidRequestException",
+            "invalid_request",
+            "clientName is required",
+        );
     }
     if req.client_type.as_deref() != Some("public") {
         return bad(
@@ -85,7 +99,11 @@ pub async fn register_client(State(e): State<Arc<Emulator>>, body: Bytes) -> Res
         );
     }
     if let Some(s) = req.scopes.iter().find(|s| !SCOPES.contains(&s.as_str())) {
-        return bad("InvalidScopeException", "invalid_scope", &format!("Invalid scope: {s}"));
+        return bad(
+            "InvalidScopeException",
+            "invalid_scope",
+            &format!("Invalid scope: {s}"),
+        );
     }
     let grant_types = if req.grant_types.is_empty() {
         vec![GRANT_DEVICE.to_string()]
@@ -103,7 +121,8 @@ pub async fn register_client(State(e): State<Arc<Emulator>>, body: Bytes) -> Res
         );
     }
     if grant_types.iter().any(|g| g == GRANT_CODE)
-        && (req.redirect_uris.is_empty() || !req.redirect_uris.iter().all(|u| is_loopback_redirect(u)))
+        && (req.redirect_uris.is_empty()
+            || !req.redirect_uris.iter().all(|u| is_loopback_redirect(u)))
     {
         return bad(
             "InvalidRedirectUriException",
@@ -138,7 +157,11 @@ pub async fn register_client(State(e): State<Arc<Emulator>>, body: Bytes) -> Res
 
 pub fn is_loopback_redirect(uri: &str) -> bool {
     url::Url::parse(uri).is_ok_and(|u| {
-        u.scheme() == "http" && matches!(u.host_str(), Some("127.0.0.1") | Some("[::1]") | Some("localhost"))
+        u.scheme() == "http"
+            && matches!(
+                u.host_str(),
+                Some("127.0.0.1") | Some("[::1]") | Some("localhost")
+            )
     })
 }
 
@@ -155,7 +178,11 @@ pub fn redirect_registered(client: &Client, uri: &str) -> bool {
 }
 
 /// Checks the client id and secret; on failure, the response to send.
-pub fn authenticate<'m>(m: &'m Memory, id: &str, secret: Option<&str>) -> Result<&'m Client, Response> {
+pub fn authenticate<'m>(
+    m: &'m Memory,
+    id: &str,
+    secret: Option<&str>,
+) -> Result<&'m Client, Response> {
     match m.clients.get(id) {
         None => Err(invalid_client("Invalid client provided")),
         Some(c) if secret.is_some() && secret != Some(c.secret.as_str()) => {
@@ -192,7 +219,11 @@ pub async fn start_device_authorization(State(e): State<Arc<Emulator>>, body: By
         return r;
     }
     if req.start_url != e.settings.start_url {
-        return bad("InvalidRequestException", "invalid_request", "Invalid start URL");
+        return bad(
+            "InvalidRequestException",
+            "invalid_request",
+            "Invalid start URL",
+        );
     }
     let device_code = random(64);
     // RFC 8628 §6.1: a user code from an alphabet without look-alike characters.
@@ -270,17 +301,33 @@ pub async fn create_token(State(e): State<Arc<Emulator>>, body: Bytes) -> Respon
 fn device_code_grant(m: &mut Memory, req: &CreateTokenRequest, refreshable: bool) -> Response {
     m.stats.token_device_code += 1;
     let Some(code) = req.device_code.as_deref() else {
-        return bad("InvalidRequestException", "invalid_request", "deviceCode is required");
+        return bad(
+            "InvalidRequestException",
+            "invalid_request",
+            "deviceCode is required",
+        );
     };
     let interval = m.knobs.interval_secs;
     let Some(auth) = m.device_auths.get_mut(code) else {
-        return bad("InvalidGrantException", "invalid_grant", "Invalid device code provided");
+        return bad(
+            "InvalidGrantException",
+            "invalid_grant",
+            "Invalid device code provided",
+        );
     };
     if auth.client_id != req.client_id {
-        return bad("InvalidGrantException", "invalid_grant", "Device code issued to another client");
+        return bad(
+            "InvalidGrantException",
+            "invalid_grant",
+            "Device code issued to another client",
+        );
     }
     if auth.expires_at <= now() {
-        return bad("ExpiredTokenException", "expired_token", "Device code has expired");
+        return bad(
+            "ExpiredTokenException",
+            "expired_token",
+            "Device code has expired",
+        );
     }
     // Polling faster than the interval earns `slow_down`, as RFC 8628 says (with some slack).
     let polled_early = auth
@@ -296,7 +343,11 @@ fn device_code_grant(m: &mut Memory, req: &CreateTokenRequest, refreshable: bool
     if m.knobs.slow_down_next > 0 || polled_early {
         m.knobs.slow_down_next = m.knobs.slow_down_next.saturating_sub(1);
         m.stats.slow_down_sent += 1;
-        return bad("SlowDownException", "slow_down", "Client is polling too quickly");
+        return bad(
+            "SlowDownException",
+            "slow_down",
+            "Client is polling too quickly",
+        );
     }
     match decision {
         Decision::Pending => bad(
@@ -315,23 +366,48 @@ fn device_code_grant(m: &mut Memory, req: &CreateTokenRequest, refreshable: bool
     }
 }
 
-fn authorization_code_grant(m: &mut Memory, req: &CreateTokenRequest, refreshable: bool) -> Response {
+fn authorization_code_grant(
+    m: &mut Memory,
+    req: &CreateTokenRequest,
+    refreshable: bool,
+) -> Response {
     m.stats.token_authorization_code += 1;
     let Some(code) = req.code.as_deref().and_then(|c| m.auth_codes.remove(c)) else {
-        return bad("InvalidGrantException", "invalid_grant", "Invalid authorization code");
+        return bad(
+            "InvalidGrantException",
+            "invalid_grant",
+            "Invalid authorization code",
+        );
     };
     if code.client_id != req.client_id || code.expires_at <= now() {
-        return bad("InvalidGrantException", "invalid_grant", "Invalid authorization code");
+        return bad(
+            "InvalidGrantException",
+            "invalid_grant",
+            "Invalid authorization code",
+        );
     }
     if req.redirect_uri.as_deref() != Some(code.redirect_uri.as_str()) {
-        return bad("InvalidGrantException", "invalid_grant", "redirectUri does not match");
+        return bad(
+            "InvalidGrantException",
+            "invalid_grant",
+            "redirectUri does not match",
+        );
     }
     let Some(verifier) = req.code_verifier.as_deref() else {
-        return bad("InvalidRequestException", "invalid_request", "codeVerifier is required");
+        return bad(
+            "InvalidRequestException",
+            "invalid_request",
+            "codeVerifier is required",
+        );
     };
-    let computed = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
+    let computed = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(Sha256::digest(verifier.as_bytes()));
     if computed != code.code_challenge {
-        return bad("InvalidGrantException", "invalid_grant", "PKCE verification failed");
+        return bad(
+            "InvalidGrantException",
+            "invalid_grant",
+            "PKCE verification failed",
+        );
     }
     issue_tokens(m, &req.client_id, refreshable)
 }
@@ -339,18 +415,33 @@ fn authorization_code_grant(m: &mut Memory, req: &CreateTokenRequest, refreshabl
 fn refresh_grant(m: &mut Memory, req: &CreateTokenRequest) -> Response {
     m.stats.token_refresh += 1;
     if m.knobs.invalid_grant_on_refresh {
-        return bad("InvalidGrantException", "invalid_grant", "Refresh token has been revoked");
+        return bad(
+            "InvalidGrantException",
+            "invalid_grant",
+            "Refresh token has been revoked",
+        );
     }
     let Some(rt) = req.refresh_token.as_deref() else {
-        return bad("InvalidRequestException", "invalid_request", "refreshToken is required");
+        return bad(
+            "InvalidRequestException",
+            "invalid_request",
+            "refreshToken is required",
+        );
     };
     match m.refresh_tokens.get(rt) {
         Some(owner) if *owner == req.client_id => {}
-        _ => return bad("InvalidGrantException", "invalid_grant", "Invalid refresh token provided"),
+        _ => {
+            return bad(
+                "InvalidGrantException",
+                "invalid_grant",
+                "Invalid refresh token provided",
+            );
+        }
     }
     // Rotate, as Identity Center does: the old refresh token stops working.
     m.refresh_tokens.remove(rt);
-    m.access_tokens.retain(|_, t| t.refresh_token.as_deref() != Some(rt));
+    m.access_tokens
+        .retain(|_, t| t.refresh_token.as_deref() != Some(rt));
     issue_tokens(m, &req.client_id, true)
 }
 

@@ -29,7 +29,10 @@ fn escape(s: &str) -> String {
 fn refuse(status: StatusCode, message: &str) -> Response {
     (
         status,
-        page("Sign-in failed", &format!("<p id=\"error\">{}</p>", escape(message))),
+        page(
+            "Sign-in failed",
+            &format!("<p id=\"error\">{}</p>", escape(message)),
+        ),
     )
         .into_response()
 }
@@ -58,7 +61,10 @@ pub async fn device_decision(
     State(e): State<Arc<Emulator>>,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
-    let code = form.get("user_code").map(|c| c.trim().to_uppercase()).unwrap_or_default();
+    let code = form
+        .get("user_code")
+        .map(|c| c.trim().to_uppercase())
+        .unwrap_or_default();
     let approve = form.get("decision").map(String::as_str) == Some("approve");
     let mut m = e.memory();
     let t = now();
@@ -67,9 +73,16 @@ pub async fn device_decision(
         .values_mut()
         .find(|a| a.user_code == code && a.expires_at > t && a.decision == Decision::Pending)
     else {
-        return refuse(StatusCode::BAD_REQUEST, "That code is not valid or has expired.");
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            "That code is not valid or has expired.",
+        );
     };
-    auth.decision = if approve { Decision::Approved } else { Decision::Denied };
+    auth.decision = if approve {
+        Decision::Approved
+    } else {
+        Decision::Denied
+    };
     let text = if approve {
         "Request approved. You can close this window."
     } else {
@@ -92,7 +105,10 @@ pub async fn authorize_page(
         return refuse(StatusCode::BAD_REQUEST, "response_type must be code.");
     }
     if !redirect_registered(client, get("redirect_uri")) {
-        return refuse(StatusCode::BAD_REQUEST, "redirect_uri is not registered for this client.");
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            "redirect_uri is not registered for this client.",
+        );
     }
     if get("code_challenge_method") != "S256" || get("code_challenge").len() < 43 {
         return refuse(StatusCode::BAD_REQUEST, "PKCE with S256 is required.");
@@ -128,8 +144,14 @@ pub async fn authorize_decision(
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
     let mut m = e.memory();
-    let Some(request) = form.get("request").and_then(|id| m.browser_requests.remove(id)) else {
-        return refuse(StatusCode::BAD_REQUEST, "This sign-in request is unknown or was already used.");
+    let Some(request) = form
+        .get("request")
+        .and_then(|id| m.browser_requests.remove(id))
+    else {
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            "This sign-in request is unknown or was already used.",
+        );
     };
     let Ok(mut target) = url::Url::parse(&request.redirect_uri) else {
         return refuse(StatusCode::BAD_REQUEST, "Bad redirect URI.");
@@ -145,7 +167,10 @@ pub async fn authorize_decision(
                 expires_at: now() + 300,
             },
         );
-        target.query_pairs_mut().append_pair("code", &code).append_pair("state", &request.state);
+        target
+            .query_pairs_mut()
+            .append_pair("code", &code)
+            .append_pair("state", &request.state);
     } else {
         target
             .query_pairs_mut()
@@ -153,6 +178,7 @@ pub async fn authorize_decision(
             .append_pair("state", &request.state);
     }
     let mut r = Redirect::to(target.as_str()).into_response();
-    r.headers_mut().insert(header::CACHE_CONTROL, "no-store".parse().unwrap());
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, "no-store".parse().unwrap());
     r
 }

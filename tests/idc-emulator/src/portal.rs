@@ -48,7 +48,11 @@ fn page<T: Clone>(items: &[T], q: &Page, cap: usize) -> Result<(Vec<T>, Option<S
     let start: usize = match &q.next_token {
         None => 0,
         Some(t) => t.parse().map_err(|_| {
-            error(StatusCode::BAD_REQUEST, "InvalidRequestException", "Invalid next token")
+            error(
+                StatusCode::BAD_REQUEST,
+                "InvalidRequestException",
+                "Invalid next token",
+            )
         })?,
     };
     let end = (start + size).min(items.len());
@@ -86,8 +90,15 @@ pub async fn list_account_roles(
     if bearer(&m, &headers).is_none() {
         return unauthorized();
     }
-    let Some(account) = ACCOUNTS.iter().find(|a| Some(a.id) == q.account_id.as_deref()) else {
-        return error(StatusCode::NOT_FOUND, "ResourceNotFoundException", "Account not found");
+    let Some(account) = ACCOUNTS
+        .iter()
+        .find(|a| Some(a.id) == q.account_id.as_deref())
+    else {
+        return error(
+            StatusCode::NOT_FOUND,
+            "ResourceNotFoundException",
+            "Account not found",
+        );
     };
     let all: Vec<serde_json::Value> = account
         .roles
@@ -111,7 +122,11 @@ pub async fn get_role_credentials(
         return unauthorized();
     }
     let (Some(account_id), Some(role)) = (q.account_id.as_deref(), q.role_name.as_deref()) else {
-        return error(StatusCode::BAD_REQUEST, "InvalidRequestException", "account_id and role_name are required");
+        return error(
+            StatusCode::BAD_REQUEST,
+            "InvalidRequestException",
+            "account_id and role_name are required",
+        );
     };
     let allowed = ACCOUNTS
         .iter()
@@ -120,7 +135,10 @@ pub async fn get_role_credentials(
         return error(StatusCode::FORBIDDEN, "ForbiddenException", "No access");
     }
     let issued = IssuedCredentials {
-        access_key_id: format!("ASIA{}", random_from(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", 16)),
+        access_key_id: format!(
+            "ASIA{}",
+            random_from(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", 16)
+        ),
         secret_access_key: random(40),
         account_id: account_id.to_string(),
         role_name: role.to_string(),

@@ -238,11 +238,17 @@ pub async fn set_knobs(
     let mut m = e.memory();
     let mut current = serde_json::to_value(&m.knobs).unwrap_or_default();
     let (Some(cur), Some(p)) = (current.as_object_mut(), patch.as_object()) else {
-        return Err((axum::http::StatusCode::BAD_REQUEST, "expected a JSON object".into()));
+        return Err((
+            axum::http::StatusCode::BAD_REQUEST,
+            "expected a JSON object".into(),
+        ));
     };
     for (k, v) in p {
         if !cur.contains_key(k) {
-            return Err((axum::http::StatusCode::BAD_REQUEST, format!("unknown knob {k}")));
+            return Err((
+                axum::http::StatusCode::BAD_REQUEST,
+                format!("unknown knob {k}"),
+            ));
         }
         cur.insert(k.clone(), v.clone());
     }

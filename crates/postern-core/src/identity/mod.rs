@@ -401,8 +401,8 @@ impl Identity {
 
     /// Accounts and their roles, every page.
     pub async fn accounts(&self) -> Result<Vec<Account>, IdentityError> {
-        let token = self.access_token().await?;
-        self.portal.accounts(&token).await
+        self.with_portal_token(|token| async move { self.portal.accounts(&token).await })
+            .await
     }
 
     pub async fn role_credentials(
@@ -410,10 +410,29 @@ impl Identity {
         account_id: &str,
         role_name: &str,
     ) -> Result<RoleCredentials, IdentityError> {
-        let token = self.access_token().await?;
-        self.portal
-            .role_credentials(&token, account_id, role_name)
-            .await
+        self.with_portal_token(|token| async move {
+            self.portal
+                .role_credentials(&token, account_id, role_name)
+                .await
+        })
+        .await
+    }
+
+    /// Runs a portal call; when the portal rejects a token that looked valid here (revoked or
+    /// expired server side), refreshes once and retries before asking for a new sign-in.
+    async fn with_portal_token<T, F, Fut>(&self, call: F) -> Result<T, IdentityError>
+    where
+        F: Fn(SecretText) -> Fut,
+        Fut: std::future::Future<Output = Result<T, IdentityError>>,
+    {
+        match call(self.access_token().await?).await {
+            Err(IdentityError::SessionEnded { .. }) => {
+                let _lock = single_flight::acquire(&self.lock_file, REFRESH_LOCK_WAIT).await?;
+                let token = self.refresh(&self.require_token()?).await?;
+                call(token.access_token).await
+            }
+            other => other,
+        }
     }
 
     /// Ends the session at Identity Center (best effort: local secrets go regardless) and
