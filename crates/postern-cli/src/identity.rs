@@ -86,8 +86,12 @@ impl SignInPresenter for TerminalPresenter {
     }
 }
 
+/// Whole seconds are enough for people.
 fn stamp(t: OffsetDateTime) -> String {
-    t.format(&Rfc3339).unwrap_or_default()
+    t.replace_nanosecond(0)
+        .unwrap_or(t)
+        .format(&Rfc3339)
+        .unwrap_or_default()
 }
 
 pub async fn login(policy: Option<&Path>, args: LoginArgs) -> Result<(), Failure> {

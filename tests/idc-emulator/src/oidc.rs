@@ -36,12 +36,13 @@ pub fn error(status: StatusCode, error_type: &str, error: &str, description: &st
     response
 }
 
-fn bad(error_type: &str, error: &str, description: &str) -> Response {
-    error_response(StatusCode::BAD_REQUEST, error_type, error, description)
-}
-
-fn error_response(status: StatusCode, t: &str, e: &str, d: &str) -> Response {
-    error(status, t, e, d)
+fn bad(error_type: &str, oauth_error: &str, description: &str) -> Response {
+    error(
+        StatusCode::BAD_REQUEST,
+        error_type,
+        oauth_error,
+        description,
+    )
 }
 
 fn invalid_client(description: &str) -> Response {
@@ -277,7 +278,7 @@ pub async fn create_token(State(e): State<Arc<Emulator>>, body: Bytes) -> Respon
         Ok(c) => c,
         Err(r) => return r,
     };
-    if !client.grant_types.iter().any(|g| *g == req.grant_type) {
+    if !client.grant_types.contains(&req.grant_type) {
         return bad(
             "UnauthorizedClientException",
             "unauthorized_client",
