@@ -11,5 +11,6 @@ pub mod identity;
 pub mod paths;
 pub mod policy;
 pub mod problem;
+pub mod vpn;
 
 pub use problem::{ExitCode, Problem};

@@ -1,0 +1,9 @@
+//! AWS Client VPN: profiles (parse, allow-list, sanitize), the per-user profile store, and the
+//! tunnel's states as the privileged helper reports them.
+
+pub mod profile;
+pub mod store;
+pub mod tunnel;
+
+pub use profile::{AuthMode, Profile, ProfileError, ProfileIssue};
+pub use store::{ProfileStore, ProfileStoreError, ProfileSummary};
