@@ -4,6 +4,7 @@
 
 mod identity;
 mod output;
+mod vpn;
 
 use std::path::PathBuf;
 use std::process::ExitCode as ProcessExit;
@@ -37,6 +38,9 @@ enum Command {
     Whoami(identity::JsonArg),
     /// List the AWS accounts and roles you may use.
     Accounts(identity::JsonArg),
+    /// Client VPN profiles and the tunnel.
+    #[command(subcommand)]
+    Vpn(vpn::VpnCommand),
     /// Work with the organization policy file.
     #[command(subcommand)]
     Policy(PolicyCommand),
@@ -82,6 +86,7 @@ impl Command {
             Command::Login(_) => false,
             Command::Logout(a) | Command::Whoami(a) | Command::Accounts(a) => a.json,
             Command::Policy(PolicyCommand::Validate { json, .. }) => *json,
+            Command::Vpn(v) => v.wants_json(),
         }
     }
 }
@@ -93,6 +98,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Logout(a) => identity::logout(cli.policy.as_deref(), a.json).await,
         Command::Whoami(a) => identity::whoami(cli.policy.as_deref(), a.json).await,
         Command::Accounts(a) => identity::accounts(cli.policy.as_deref(), a.json).await,
+        Command::Vpn(v) => vpn::run(v).await,
     }
 }
 

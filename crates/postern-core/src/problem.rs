@@ -26,6 +26,10 @@ pub enum ExitCode {
     Keychain = 7,
     /// No organization policy was found.
     NotConfigured = 8,
+    /// The VPN tunnel could not be brought up or was lost (the server's reason is shown).
+    VpnFailed = 9,
+    /// The privileged VPN helper is not running, refuses this user, or is another version.
+    HelperUnavailable = 10,
 }
 
 impl ExitCode {

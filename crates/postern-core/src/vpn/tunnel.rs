@@ -5,7 +5,11 @@ use serde::{Deserialize, Serialize};
 
 /// What the tunnel is doing now.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "state", rename_all = "kebab-case")]
+#[serde(
+    tag = "state",
+    rename_all = "kebab-case",
+    rename_all_fields = "camelCase"
+)]
 pub enum TunnelState {
     Disconnected,
     /// OpenVPN is working on it; `phase` is OpenVPN's own word (RESOLVE, WAIT, AUTH, ASSIGN_IP…).
@@ -51,7 +55,9 @@ impl TunnelState {
 pub enum TunnelFailure {
     #[error("The VPN server refused the connection: {}", .reason.as_deref().unwrap_or("no reason given"))]
     Denied { reason: Option<String> },
-    #[error("The VPN connection was lost and could not be restored after {attempts} attempts.")]
+    #[error(
+        "The VPN connection was lost and could not be restored ({attempts} reconnect attempts)."
+    )]
     ConnectionLost { attempts: u32 },
     #[error("OpenVPN stopped: {message}")]
     Fatal { message: String },
@@ -69,8 +75,12 @@ pub enum TunnelFailure {
     PasswordUnsupported,
 }
 
-impl TunnelFailure {
-    pub fn next_step(&self) -> String {
+impl crate::Problem for TunnelFailure {
+    fn exit_code(&self) -> crate::ExitCode {
+        crate::ExitCode::VpnFailed
+    }
+
+    fn next_step(&self) -> String {
         match self {
             TunnelFailure::Denied { .. } => {
                 "Follow the server's message above; if it is unclear, contact your IT department.".into()

@@ -1,0 +1,84 @@
+//! `postern-helper`: the small privileged daemon that runs OpenVPN for Postern.
+//!
+//! - Listens on a local socket (mode 0660, group `postern`) and checks every peer's credentials
+//!   (SO_PEERCRED): root, the allowed group (primary or supplementary), or an allowed uid.
+//! - Takes a profile, never OpenVPN arguments; validates the profile again (never trusts the
+//!   caller), writes it owner-only in a root-only directory and starts OpenVPN with a fixed
+//!   argument list placed after `--config`, so the helper's options win.
+//! - One tunnel at a time; management-interface events become typed states; bounded reconnects.
+//! - Never panics on input: every connection is its own task, every error a typed reply.
+
+#[cfg(unix)]
+mod peer;
+#[cfg(unix)]
+mod service;
+#[cfg(unix)]
+mod tunnel;
+
+use std::path::PathBuf;
+
+use clap::Parser;
+
+#[derive(Parser, Debug, Clone)]
+#[command(
+    name = "postern-helper",
+    version,
+    about = "Postern's privileged VPN helper"
+)]
+pub struct Args {
+    /// The socket clients connect to.
+    #[arg(long, default_value = postern_ipc::DEFAULT_SOCKET)]
+    pub socket: PathBuf,
+    /// The group whose members may use the helper (besides root).
+    #[arg(long, default_value = "postern")]
+    pub group: String,
+    /// Additional user ids allowed (for labs and tests).
+    #[arg(long = "allow-uid")]
+    pub allow_uids: Vec<u32>,
+    /// Root-only directory for the running profile and OpenVPN's management socket.
+    #[arg(long, default_value = "/run/postern/tunnel")]
+    pub state_dir: PathBuf,
+    /// The OpenVPN binary.
+    #[arg(long, default_value = "/usr/sbin/openvpn")]
+    pub openvpn: PathBuf,
+    /// Reconnect attempts after a drop before the tunnel is declared lost.
+    #[arg(long, default_value_t = 3)]
+    pub max_reconnects: u32,
+    /// Seconds a dropped tunnel may take to come back before it is declared lost.
+    #[arg(long, default_value_t = 30)]
+    pub reconnect_timeout: u64,
+    /// Seconds a first connection may take.
+    #[arg(long, default_value_t = 60)]
+    pub connect_timeout: u64,
+}
+
+#[cfg(unix)]
+fn main() -> std::process::ExitCode {
+    let args = Args::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("postern-helper: cannot start: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(service::run(args)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("postern-helper: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(not(unix))]
+fn main() -> std::process::ExitCode {
+    // The Windows service (named pipe with a strict DACL) is not built yet.
+    let _ = Args::parse();
+    eprintln!("postern-helper: this platform is not supported yet");
+    std::process::ExitCode::FAILURE
+}

@@ -1,0 +1,475 @@
+//! One OpenVPN tunnel at a time: started from a validated profile with the helper's fixed
+//! options, driven over a unix-socket management interface, its life published as
+//! [`TunnelState`]s.
+
+use std::collections::VecDeque;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use postern_core::vpn::tunnel::{
+    ManagementLine, TunnelFailure, TunnelState, parse_management_line, parse_openvpn_version,
+};
+use postern_core::vpn::{AuthMode, Profile};
+use postern_ipc::HelperError;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::UnixStream;
+use tokio::process::{Child, Command};
+use tokio::sync::{Mutex as AsyncMutex, mpsc, watch};
+
+use crate::Args;
+
+const LOG_LINES: usize = 2000;
+
+struct Running {
+    profile: String,
+    stop: mpsc::Sender<()>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+pub struct Supervisor {
+    args: Args,
+    state: watch::Sender<TunnelState>,
+    log: Arc<Mutex<VecDeque<String>>>,
+    running: AsyncMutex<Option<Running>>,
+}
+
+fn pid_file(state_dir: &Path) -> PathBuf {
+    state_dir.join("openvpn.pid")
+}
+
+impl Supervisor {
+    pub async fn start(args: &Args) -> Result<Self, String> {
+        std::fs::create_dir_all(&args.state_dir)
+            .map_err(|e| format!("cannot create {}: {e}", args.state_dir.display()))?;
+        std::fs::set_permissions(&args.state_dir, std::fs::Permissions::from_mode(0o700))
+            .map_err(|e| e.to_string())?;
+        kill_stale_tunnel(&args.state_dir).await;
+        Ok(Self {
+            args: args.clone(),
+            state: watch::channel(TunnelState::Disconnected).0,
+            log: Arc::new(Mutex::new(VecDeque::new())),
+            running: AsyncMutex::new(None),
+        })
+    }
+
+    pub fn state(&self) -> TunnelState {
+        self.state.borrow().clone()
+    }
+
+    pub fn subscribe(&self) -> watch::Receiver<TunnelState> {
+        self.state.subscribe()
+    }
+
+    pub fn log(&self) -> Vec<String> {
+        self.log
+            .lock()
+            .map(|l| l.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// Starts a tunnel; returns once OpenVPN runs (the caller watches for CONNECTED).
+    pub async fn connect(&self, name: &str, profile: &Profile) -> Result<TunnelState, HelperError> {
+        let mut running = self.running.lock().await;
+        if let Some(r) = running.as_ref() {
+            if !r.task.is_finished() {
+                return Err(HelperError::Busy {
+                    profile: r.profile.clone(),
+                });
+            }
+        }
+        let refuse = |cause: TunnelFailure| {
+            self.state.send_replace(TunnelState::Failed {
+                profile: name.to_string(),
+                cause: cause.clone(),
+            });
+            Err(HelperError::Tunnel(cause))
+        };
+        match profile.auth {
+            AuthMode::Certificate => {}
+            // The AWS SAML flow needs an OpenVPN build that carries a real-sized assertion.
+            AuthMode::Federated => return refuse(TunnelFailure::SamlUnsupported),
+            AuthMode::UserPassword => return refuse(TunnelFailure::PasswordUnsupported),
+        }
+        if let Err(cause) = check_openvpn(&self.args.openvpn).await {
+            return refuse(cause);
+        }
+        let config = self.args.state_dir.join("profile.ovpn");
+        let management = self.args.state_dir.join("management.sock");
+        let _ = std::fs::remove_file(&management);
+        if let Err(e) = write_owner_only(&config, profile.render(true).as_bytes()) {
+            return Err(HelperError::Internal {
+                detail: format!("cannot write the profile: {e}"),
+            });
+        }
+        let child = match spawn_openvpn(&self.args, &config, &management) {
+            Ok(c) => c,
+            Err(e) => {
+                let _ = std::fs::remove_file(&config);
+                return refuse(TunnelFailure::Fatal {
+                    message: format!("cannot start OpenVPN: {e}"),
+                });
+            }
+        };
+        if let Some(pid) = child.id() {
+            let _ = std::fs::write(pid_file(&self.args.state_dir), pid.to_string());
+        }
+        if let Ok(mut l) = self.log.lock() {
+            l.clear();
+        }
+        let state = TunnelState::Connecting {
+            profile: name.to_string(),
+            phase: "START".into(),
+        };
+        self.state.send_replace(state.clone());
+        let (stop, stop_rx) = mpsc::channel(1);
+        let tunnel = Tunnel {
+            profile: name.to_string(),
+            config,
+            management,
+            state: self.state.clone(),
+            log: self.log.clone(),
+            max_reconnects: self.args.max_reconnects,
+            reconnect_timeout: Duration::from_secs(self.args.reconnect_timeout),
+            connect_timeout: Duration::from_secs(self.args.connect_timeout),
+            pid_file: pid_file(&self.args.state_dir),
+        };
+        let task = tokio::spawn(tunnel.run(child, stop_rx));
+        *running = Some(Running {
+            profile: name.to_string(),
+            stop,
+            task,
+        });
+        Ok(state)
+    }
+
+    /// Stops the tunnel (if any) and waits for OpenVPN to be gone.
+    pub async fn disconnect(&self) -> TunnelState {
+        let mut running = self.running.lock().await;
+        if let Some(r) = running.take() {
+            let _ = r.stop.send(()).await;
+            let _ = tokio::time::timeout(Duration::from_secs(15), r.task).await;
+        }
+        let state = self.state();
+        if state.is_final() {
+            state
+        } else {
+            self.state.send_replace(TunnelState::Disconnected);
+            TunnelState::Disconnected
+        }
+    }
+}
+
+struct Tunnel {
+    profile: String,
+    config: PathBuf,
+    management: PathBuf,
+    state: watch::Sender<TunnelState>,
+    log: Arc<Mutex<VecDeque<String>>>,
+    max_reconnects: u32,
+    reconnect_timeout: Duration,
+    connect_timeout: Duration,
+    pid_file: PathBuf,
+}
+
+impl Tunnel {
+    fn publish(&self, state: TunnelState) {
+        self.state.send_replace(state);
+    }
+
+    async fn run(self, mut child: Child, mut stop: mpsc::Receiver<()>) {
+        for output in [
+            child
+                .stdout
+                .take()
+                .map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
+            child
+                .stderr
+                .take()
+                .map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            let log = self.log.clone();
+            tokio::spawn(async move {
+                let mut lines = BufReader::new(output).lines();
+                while let Ok(Some(line)) = lines.next_line().await {
+                    if let Ok(mut l) = log.lock() {
+                        if l.len() == LOG_LINES {
+                            l.pop_front();
+                        }
+                        l.push_back(line);
+                    }
+                }
+            });
+        }
+        let outcome = self.drive(&mut child, &mut stop).await;
+        // OpenVPN got SIGTERM (or died); give it time to remove its routes and tun device.
+        let status = match tokio::time::timeout(Duration::from_secs(10), child.wait()).await {
+            Ok(Ok(s)) => s.code().unwrap_or(-1),
+            _ => {
+                let _ = child.kill().await;
+                -1
+            }
+        };
+        let _ = std::fs::remove_file(&self.config);
+        let _ = std::fs::remove_file(&self.management);
+        let _ = std::fs::remove_file(&self.pid_file);
+        self.publish(match outcome {
+            Outcome::Stopped => TunnelState::Disconnected,
+            Outcome::Failed(cause) => TunnelState::Failed {
+                profile: self.profile.clone(),
+                cause,
+            },
+            Outcome::Exited => TunnelState::Failed {
+                profile: self.profile.clone(),
+                cause: self.exit_cause(status),
+            },
+        });
+    }
+
+    /// OpenVPN ended on its own: the last fatal line it printed says why, if any.
+    fn exit_cause(&self, status: i32) -> TunnelFailure {
+        let log = self.log.lock().map(|l| l.clone()).unwrap_or_default();
+        match log
+            .iter()
+            .rev()
+            .find(|l| l.contains("Options error") || l.contains("ERROR"))
+        {
+            Some(line) => TunnelFailure::Fatal {
+                message: line.splitn(3, ' ').nth(2).unwrap_or(line).to_string(),
+            },
+            None => TunnelFailure::Exited { status },
+        }
+    }
+
+    async fn drive(&self, child: &mut Child, stop: &mut mpsc::Receiver<()>) -> Outcome {
+        let stream = match self.attach(child).await {
+            Some(s) => s,
+            None => return Outcome::Exited,
+        };
+        // OpenVPN has read its configuration: the key-bearing file is no longer needed.
+        let _ = std::fs::remove_file(&self.config);
+        let (reader, mut writer) = stream.into_split();
+        let mut lines = BufReader::new(reader).lines();
+        if send(&mut writer, "state on\nbytecount 5\nhold release\n")
+            .await
+            .is_err()
+        {
+            return Outcome::Exited;
+        }
+        let mut reconnects = 0u32;
+        let mut failure: Option<TunnelFailure> = None;
+        let mut stopping = false;
+        let mut connected_once = false;
+        // The tunnel must be up by this time (first connect), or back by it (after a drop).
+        let mut deadline = tokio::time::Instant::now() + self.connect_timeout;
+        let mut waiting = true;
+        loop {
+            let line = tokio::select! {
+                line = lines.next_line() => line,
+                _ = stop.recv(), if !stopping => {
+                    stopping = true;
+                    self.publish(TunnelState::Disconnecting { profile: self.profile.clone() });
+                    let _ = send(&mut writer, "signal SIGTERM\n").await;
+                    continue;
+                }
+                _ = tokio::time::sleep_until(deadline), if waiting && failure.is_none() && !stopping => {
+                    failure = Some(if connected_once {
+                        TunnelFailure::ConnectionLost { attempts: reconnects }
+                    } else {
+                        TunnelFailure::Fatal { message: "no connection to the VPN endpoint within the time limit".into() }
+                    });
+                    let _ = send(&mut writer, "signal SIGTERM\n").await;
+                    continue;
+                }
+            };
+            let Ok(Some(line)) = line else { break };
+            match parse_management_line(&line) {
+                ManagementLine::Hold if !stopping && failure.is_none() => {
+                    let _ = send(&mut writer, "hold release\n").await;
+                }
+                ManagementLine::State {
+                    name,
+                    detail,
+                    tunnel_ip,
+                    remote_ip,
+                } => match name.as_str() {
+                    "CONNECTED" if !stopping && failure.is_none() => {
+                        connected_once = true;
+                        waiting = false;
+                        reconnects = 0;
+                        self.publish(TunnelState::Connected {
+                            profile: self.profile.clone(),
+                            tunnel_ip,
+                            endpoint_ip: remote_ip,
+                        });
+                    }
+                    "RECONNECTING" if !stopping && failure.is_none() => {
+                        reconnects += 1;
+                        if !waiting {
+                            waiting = true;
+                            deadline = tokio::time::Instant::now() + self.reconnect_timeout;
+                        }
+                        if reconnects > self.max_reconnects {
+                            failure = Some(TunnelFailure::ConnectionLost {
+                                attempts: reconnects - 1,
+                            });
+                            let _ = send(&mut writer, "signal SIGTERM\n").await;
+                        } else {
+                            self.publish(TunnelState::Reconnecting {
+                                profile: self.profile.clone(),
+                                attempt: reconnects,
+                                max: self.max_reconnects,
+                                reason: detail,
+                            });
+                        }
+                    }
+                    "EXITING" => {}
+                    phase if !stopping && failure.is_none() && !connected_once => {
+                        self.publish(TunnelState::Connecting {
+                            profile: self.profile.clone(),
+                            phase: phase.to_string(),
+                        });
+                    }
+                    _ => {}
+                },
+                ManagementLine::AuthFailed { reason } if failure.is_none() => {
+                    failure = Some(TunnelFailure::Denied { reason });
+                    let _ = send(&mut writer, "signal SIGTERM\n").await;
+                }
+                ManagementLine::Challenge { .. } if failure.is_none() => {
+                    failure = Some(TunnelFailure::SamlUnsupported);
+                    let _ = send(&mut writer, "signal SIGTERM\n").await;
+                }
+                ManagementLine::NeedPassword if failure.is_none() => {
+                    failure = Some(TunnelFailure::PasswordUnsupported);
+                    let _ = send(&mut writer, "signal SIGTERM\n").await;
+                }
+                ManagementLine::Fatal(message) if failure.is_none() => {
+                    failure = Some(TunnelFailure::Fatal { message });
+                }
+                _ => {}
+            }
+        }
+        match failure {
+            Some(f) => Outcome::Failed(f),
+            None if stopping => Outcome::Stopped,
+            None => Outcome::Exited,
+        }
+    }
+
+    /// Connects to the management socket once OpenVPN created it (bounded wait).
+    async fn attach(&self, child: &mut Child) -> Option<UnixStream> {
+        for _ in 0..200 {
+            if let Ok(s) = UnixStream::connect(&self.management).await {
+                return Some(s);
+            }
+            if let Ok(Some(_)) = child.try_wait() {
+                return None;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        let _ = child.kill().await;
+        None
+    }
+}
+
+async fn send(w: &mut tokio::net::unix::OwnedWriteHalf, command: &str) -> std::io::Result<()> {
+    w.write_all(command.as_bytes()).await
+}
+
+enum Outcome {
+    Stopped,
+    Failed(TunnelFailure),
+    Exited,
+}
+
+/// The fixed argument list. Everything after `--config` overrides the profile.
+fn spawn_openvpn(args: &Args, config: &Path, management: &Path) -> std::io::Result<Child> {
+    Command::new(&args.openvpn)
+        .arg("--config")
+        .arg(config)
+        .args(["--script-security", "1"])
+        .arg("--management")
+        .arg(management)
+        .arg("unix")
+        .args(["--management-hold", "--management-query-passwords"])
+        .args([
+            "--setenv",
+            "IV_GUI_VER",
+            &format!("Postern_{}", env!("CARGO_PKG_VERSION")),
+        ])
+        .args([
+            "--push-peer-info",
+            "--verb",
+            "3",
+            "--connect-retry",
+            "1",
+            "5",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+}
+
+async fn check_openvpn(binary: &Path) -> Result<(), TunnelFailure> {
+    let missing = || TunnelFailure::OpenVpnMissing {
+        path: binary.display().to_string(),
+    };
+    let out = Command::new(binary)
+        .arg("--version")
+        .stdin(Stdio::null())
+        .output()
+        .await
+        .map_err(|_| missing())?;
+    let banner = String::from_utf8_lossy(&out.stdout);
+    match parse_openvpn_version(&banner) {
+        Some((major, minor, _)) if (major, minor) >= (2, 5) => Ok(()),
+        Some((_, _, found)) => Err(TunnelFailure::OpenVpnTooOld { found }),
+        None => Err(missing()),
+    }
+}
+
+fn write_owner_only(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut f = options.open(path)?;
+    f.write_all(bytes)
+}
+
+/// A tunnel left by a previous helper (crash, kill -9) is ended at start, but only an OpenVPN
+/// that this helper started: its command line names our state directory.
+async fn kill_stale_tunnel(state_dir: &Path) {
+    let Some(pid) = std::fs::read_to_string(pid_file(state_dir))
+        .ok()
+        .and_then(|p| p.trim().parse::<i32>().ok())
+    else {
+        return;
+    };
+    let ours = std::fs::read(format!("/proc/{pid}/cmdline"))
+        .map(|c| String::from_utf8_lossy(&c).contains(&*state_dir.to_string_lossy()))
+        .unwrap_or(false);
+    if ours {
+        eprintln!("postern-helper: ending the tunnel a previous run left behind (pid {pid})");
+        let _ = Command::new("kill").arg(pid.to_string()).status().await;
+        for _ in 0..50 {
+            if !Path::new(&format!("/proc/{pid}")).exists() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let _ = Command::new("kill")
+            .args(["-9", &pid.to_string()])
+            .status()
+            .await;
+    }
+    let _ = std::fs::remove_file(pid_file(state_dir));
+}

@@ -1,0 +1,186 @@
+//! The user side of the helper connection, shared by the CLI and the desktop app.
+
+use std::path::{Path, PathBuf};
+
+use postern_core::vpn::tunnel::TunnelState;
+use postern_core::{ExitCode, Problem};
+use tokio::net::UnixStream;
+
+use crate::{
+    DEFAULT_SOCKET, FrameError, HelperError, PROTOCOL_VERSION, Reply, Request, SOCKET_ENV,
+    read_frame, write_frame,
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum HelperClientError {
+    #[error("The Postern VPN helper is not running (nothing listens at {path}).")]
+    NotRunning { path: String },
+    #[error("You may not use the Postern VPN helper at {path} (permission denied).")]
+    NoPermission { path: String },
+    #[error(transparent)]
+    Refused(#[from] HelperError),
+    #[error("The connection to the VPN helper failed: {0}.")]
+    Broken(String),
+}
+
+impl From<FrameError> for HelperClientError {
+    fn from(e: FrameError) -> Self {
+        HelperClientError::Broken(e.to_string())
+    }
+}
+
+impl Problem for HelperClientError {
+    fn exit_code(&self) -> ExitCode {
+        match self {
+            HelperClientError::Refused(
+                HelperError::ProfileRefused(_) | HelperError::ProfileInvalid(_),
+            ) => ExitCode::BadInput,
+            HelperClientError::Refused(HelperError::Tunnel(_) | HelperError::Busy { .. }) => {
+                ExitCode::VpnFailed
+            }
+            _ => ExitCode::HelperUnavailable,
+        }
+    }
+
+    fn next_step(&self) -> String {
+        match self {
+            HelperClientError::NotRunning { .. } => {
+                "Start it (`systemctl start postern-helper`) or reinstall Postern.".into()
+            }
+            HelperClientError::NoPermission { .. }
+            | HelperClientError::Refused(HelperError::NotAllowed { .. }) => {
+                "Ask your IT department to add your account to the 'postern' group, then log in again.".into()
+            }
+            HelperClientError::Refused(HelperError::ProtocolMismatch { .. }) => {
+                "Update Postern so the app and its helper are the same version.".into()
+            }
+            HelperClientError::Refused(HelperError::Busy { .. }) => {
+                "Run `postern vpn disconnect` first.".into()
+            }
+            HelperClientError::Refused(HelperError::Tunnel(f)) => f.next_step(),
+            HelperClientError::Refused(
+                HelperError::ProfileRefused(_) | HelperError::ProfileInvalid(_),
+            ) => "Import the profile again from the file your IT department sent.".into(),
+            _ => "Try again; if it persists, restart the helper and export diagnostics.".into(),
+        }
+    }
+}
+
+pub struct HelperClient {
+    stream: UnixStream,
+    pub helper_version: String,
+}
+
+/// The socket path: `$POSTERN_HELPER_SOCKET`, else the system default.
+pub fn socket_path() -> PathBuf {
+    std::env::var_os(SOCKET_ENV)
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_SOCKET))
+}
+
+impl HelperClient {
+    /// Connects and says Hello; any refusal comes back typed.
+    pub async fn connect(path: &Path, client: &str) -> Result<Self, HelperClientError> {
+        let display = path.display().to_string();
+        let mut stream = UnixStream::connect(path)
+            .await
+            .map_err(|e| match e.kind() {
+                std::io::ErrorKind::PermissionDenied => HelperClientError::NoPermission {
+                    path: display.clone(),
+                },
+                std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused => {
+                    HelperClientError::NotRunning {
+                        path: display.clone(),
+                    }
+                }
+                _ => HelperClientError::Broken(e.to_string()),
+            })?;
+        write_frame(
+            &mut stream,
+            &Request::Hello {
+                protocol_version: PROTOCOL_VERSION,
+                client: client.into(),
+            },
+        )
+        .await?;
+        match read_frame::<_, Reply>(&mut stream).await? {
+            Reply::Welcome { helper_version, .. } => Ok(Self {
+                stream,
+                helper_version,
+            }),
+            Reply::Refused(e) => Err(e.into()),
+            other => Err(HelperClientError::Broken(format!(
+                "unexpected answer {other:?}"
+            ))),
+        }
+    }
+
+    async fn ask(&mut self, request: &Request) -> Result<Reply, HelperClientError> {
+        write_frame(&mut self.stream, request).await?;
+        match read_frame::<_, Reply>(&mut self.stream).await? {
+            Reply::Refused(e) => Err(e.into()),
+            reply => Ok(reply),
+        }
+    }
+
+    async fn ask_state(&mut self, request: &Request) -> Result<TunnelState, HelperClientError> {
+        match self.ask(request).await? {
+            Reply::State(s) => Ok(s),
+            other => Err(HelperClientError::Broken(format!(
+                "unexpected answer {other:?}"
+            ))),
+        }
+    }
+
+    pub async fn connect_tunnel(
+        &mut self,
+        name: &str,
+        profile: &str,
+    ) -> Result<TunnelState, HelperClientError> {
+        self.ask_state(&Request::Connect {
+            profile_name: name.into(),
+            profile: profile.into(),
+        })
+        .await
+    }
+
+    pub async fn disconnect(&mut self) -> Result<TunnelState, HelperClientError> {
+        self.ask_state(&Request::Disconnect).await
+    }
+
+    pub async fn status(&mut self) -> Result<TunnelState, HelperClientError> {
+        self.ask_state(&Request::Status).await
+    }
+
+    pub async fn openvpn_log(&mut self) -> Result<Vec<String>, HelperClientError> {
+        match self.ask(&Request::OpenVpnLog).await? {
+            Reply::Log { lines } => Ok(lines),
+            other => Err(HelperClientError::Broken(format!(
+                "unexpected answer {other:?}"
+            ))),
+        }
+    }
+
+    /// Turns this connection into a stream of states.
+    pub async fn watch(mut self) -> Result<StateStream, HelperClientError> {
+        write_frame(&mut self.stream, &Request::Watch).await?;
+        Ok(StateStream {
+            stream: self.stream,
+        })
+    }
+}
+
+pub struct StateStream {
+    stream: UnixStream,
+}
+
+impl StateStream {
+    /// The next state; `None` when the helper went away.
+    pub async fn next(&mut self) -> Option<TunnelState> {
+        match read_frame::<_, Reply>(&mut self.stream).await {
+            Ok(Reply::State(s)) => Some(s),
+            _ => None,
+        }
+    }
+}
