@@ -150,7 +150,7 @@ async fn connect(name: &str) -> Result<(), Failure> {
     let socket = socket_path();
     match client.connect_tunnel(name, &profile.render(true)).await {
         Ok(_) => {}
-        Err(HelperClientError::Refused(HelperError::Tunnel(cause))) => {
+        Err(HelperClientError::Refused(HelperError::Tunnel { failure: cause })) => {
             return Err(cause.into());
         }
         Err(e) => return Err(e.into()),

@@ -189,7 +189,7 @@ async fn refuse_frame(stream: &mut UnixStream, e: FrameError) {
 fn validate(text: &str) -> Result<Profile, HelperError> {
     match Profile::parse(text.as_bytes()) {
         Ok(p) => Ok(p),
-        Err(ProfileError::Refused(issues)) => Err(HelperError::ProfileRefused(issues)),
-        Err(e) => Err(HelperError::ProfileInvalid(e)),
+        Err(ProfileError::Refused(issues)) => Err(HelperError::ProfileRefused { issues }),
+        Err(reason) => Err(HelperError::ProfileInvalid { reason }),
     }
 }

@@ -85,7 +85,7 @@ impl Supervisor {
                 profile: name.to_string(),
                 cause: cause.clone(),
             });
-            Err(HelperError::Tunnel(cause))
+            Err(HelperError::Tunnel { failure: cause })
         };
         match profile.auth {
             AuthMode::Certificate => {}

@@ -33,9 +33,9 @@ impl Problem for HelperClientError {
     fn exit_code(&self) -> ExitCode {
         match self {
             HelperClientError::Refused(
-                HelperError::ProfileRefused(_) | HelperError::ProfileInvalid(_),
+                HelperError::ProfileRefused { .. } | HelperError::ProfileInvalid { .. },
             ) => ExitCode::BadInput,
-            HelperClientError::Refused(HelperError::Tunnel(_) | HelperError::Busy { .. }) => {
+            HelperClientError::Refused(HelperError::Tunnel { .. } | HelperError::Busy { .. }) => {
                 ExitCode::VpnFailed
             }
             _ => ExitCode::HelperUnavailable,
@@ -57,9 +57,9 @@ impl Problem for HelperClientError {
             HelperClientError::Refused(HelperError::Busy { .. }) => {
                 "Run `postern vpn disconnect` first.".into()
             }
-            HelperClientError::Refused(HelperError::Tunnel(f)) => f.next_step(),
+            HelperClientError::Refused(HelperError::Tunnel { failure }) => failure.next_step(),
             HelperClientError::Refused(
-                HelperError::ProfileRefused(_) | HelperError::ProfileInvalid(_),
+                HelperError::ProfileRefused { .. } | HelperError::ProfileInvalid { .. },
             ) => "Import the profile again from the file your IT department sent.".into(),
             _ => "Try again; if it persists, restart the helper and export diagnostics.".into(),
         }
@@ -96,15 +96,20 @@ impl HelperClient {
                 }
                 _ => HelperClientError::Broken(e.to_string()),
             })?;
-        write_frame(
-            &mut stream,
-            &Request::Hello {
-                protocol_version: PROTOCOL_VERSION,
-                client: client.into(),
-            },
-        )
-        .await?;
-        match read_frame::<_, Reply>(&mut stream).await? {
+        let hello = Request::Hello {
+            protocol_version: PROTOCOL_VERSION,
+            client: client.into(),
+        };
+        // A helper that refuses this peer answers before reading anything and hangs up, so a
+        // failed write is not the end: its refusal may already be waiting.
+        let sent = write_frame(&mut stream, &hello).await;
+        let reply = read_frame::<_, Reply>(&mut stream).await;
+        let reply = match (sent, reply) {
+            (_, Ok(reply)) => reply,
+            (Err(e), Err(_)) => return Err(e.into()),
+            (Ok(()), Err(e)) => return Err(e.into()),
+        };
+        match reply {
             Reply::Welcome { helper_version, .. } => Ok(Self {
                 stream,
                 helper_version,

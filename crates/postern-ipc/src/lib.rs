@@ -64,14 +64,14 @@ pub enum HelperError {
     NotAllowed { group: String },
     #[error("The first message must be Hello.")]
     HelloFirst,
-    #[error("The VPN helper refused the profile:\n{}", .0.iter().map(|i| format!("  {i}")).collect::<Vec<_>>().join("\n"))]
-    ProfileRefused(Vec<ProfileIssue>),
-    #[error("The VPN helper refused the profile: {0}")]
-    ProfileInvalid(ProfileError),
+    #[error("The VPN helper refused the profile:\n{}", .issues.iter().map(|i| format!("  {i}")).collect::<Vec<_>>().join("\n"))]
+    ProfileRefused { issues: Vec<ProfileIssue> },
+    #[error("The VPN helper refused the profile: {reason}")]
+    ProfileInvalid { reason: ProfileError },
     #[error("A VPN tunnel ('{profile}') is already up.")]
     Busy { profile: String },
-    #[error("{0}")]
-    Tunnel(TunnelFailure),
+    #[error("{failure}")]
+    Tunnel { failure: TunnelFailure },
     #[error("The request was malformed: {detail}.")]
     Malformed { detail: String },
     #[error("The VPN helper failed: {detail}.")]
@@ -165,6 +165,47 @@ mod tests {
             read_frame::<_, Request>(&mut b).await,
             Err(FrameError::Closed)
         ));
+    }
+
+    #[test]
+    fn every_refusal_survives_the_wire() {
+        let all = vec![
+            HelperError::ProtocolMismatch {
+                helper: 2,
+                client: 1,
+            },
+            HelperError::NotAllowed {
+                group: "postern".into(),
+            },
+            HelperError::HelloFirst,
+            HelperError::ProfileRefused {
+                issues: vec![ProfileIssue {
+                    line: 3,
+                    message: "`up` runs a program".into(),
+                }],
+            },
+            HelperError::ProfileInvalid {
+                reason: ProfileError::Binary,
+            },
+            HelperError::Busy {
+                profile: "corp".into(),
+            },
+            HelperError::Tunnel {
+                failure: TunnelFailure::SamlUnsupported,
+            },
+            HelperError::Tunnel {
+                failure: TunnelFailure::Denied {
+                    reason: Some("no".into()),
+                },
+            },
+            HelperError::Malformed { detail: "x".into() },
+            HelperError::Internal { detail: "y".into() },
+        ];
+        for e in all {
+            let json = serde_json::to_string(&Reply::Refused(e.clone())).unwrap();
+            let back: Reply = serde_json::from_str(&json).unwrap();
+            assert_eq!(back, Reply::Refused(e));
+        }
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! gnome-keyring), after `cargo build --workspace --bins`; `scripts/test` does both.
 
 pub mod browser;
+pub mod lab;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -155,6 +156,7 @@ impl User {
             .env("XDG_CONFIG_HOME", self.home.path().join(".config"))
             .env("XDG_STATE_HOME", self.home.path().join(".local/state"))
             .env("XDG_CACHE_HOME", self.home.path().join(".cache"))
+            .env("XDG_DATA_HOME", self.home.path().join(".local/share"))
             .env("POSTERN_POLICY", &self.policy)
             .env_remove("AWS_ENDPOINT_URL_SSO_OIDC")
             .env_remove("AWS_ENDPOINT_URL_SSO")

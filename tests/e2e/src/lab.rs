@@ -1,0 +1,179 @@
+//! The network lab from tests: `tests/lab/lab`, brought up once per test binary, and a
+//! privileged helper per test inside the laptop namespace. Lab tests need root (CI is root).
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Mutex, MutexGuard, Once};
+use std::time::Duration;
+
+use crate::bin;
+
+static UP: Once = Once::new();
+/// One lab, one VPN server: lab tests in a binary take turns.
+static TURN: Mutex<()> = Mutex::new(());
+
+pub const ELASTIC_IP: &str = "203.0.113.10";
+pub const LAPTOP_IP: &str = "198.51.100.10";
+pub const ECHO_URL: &str = "http://192.0.2.80/";
+
+pub fn script() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../lab/lab")
+}
+
+/// Runs `lab ARGS`, panicking with its output on failure.
+pub fn lab(args: &[&str]) -> String {
+    let out = Command::new(script())
+        .args(args)
+        .output()
+        .expect("run the lab script");
+    assert!(
+        out.status.success(),
+        "lab {args:?} failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Brings the lab up (once) and waits for this test's turn. The guard restores the lab's
+/// shared switches (server running, NAT on, nobody denied) when the test ends, pass or fail.
+pub fn take_turn() -> LabTurn {
+    assert_eq!(
+        current_uid(),
+        0,
+        "the lab needs root (network namespaces); run the suite as root as CI does"
+    );
+    UP.call_once(|| {
+        lab(&["up"]);
+    });
+    let guard = TURN.lock().unwrap_or_else(|e| e.into_inner());
+    LabTurn { _guard: guard }
+}
+
+fn current_uid() -> u32 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Uid:"))
+                .and_then(|u| u.split_whitespace().next()?.parse().ok())
+        })
+        .unwrap_or(u32::MAX)
+}
+
+pub struct LabTurn {
+    _guard: MutexGuard<'static, ()>,
+}
+
+impl Drop for LabTurn {
+    fn drop(&mut self) {
+        let _ = Command::new(script()).args(["server", "start"]).output();
+        let _ = Command::new(script()).args(["nat", "on"]).output();
+        for cn in ["alice.lab.test", "bob.lab.test", "mallory.lab.test"] {
+            let _ = Command::new(script()).args(["deny", cn, ""]).output();
+        }
+    }
+}
+
+/// What the lab's checkip says, asked from the laptop.
+pub fn egress_address() -> String {
+    let out = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            "pl-laptop",
+            "curl",
+            "-sS",
+            "-m",
+            "5",
+            ECHO_URL,
+        ])
+        .output()
+        .expect("curl");
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// tun devices in the laptop namespace.
+pub fn tun_devices() -> Vec<String> {
+    let out = Command::new("ip")
+        .args(["-n", "pl-laptop", "-o", "link", "show", "type", "tun"])
+        .output()
+        .expect("ip link");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split(':').nth(1).map(|n| n.trim().to_string()))
+        .collect()
+}
+
+/// Processes in the laptop namespace other than `except`.
+pub fn laptop_processes(except: u32) -> Vec<String> {
+    let out = Command::new("ip")
+        .args(["netns", "pids", "pl-laptop"])
+        .output()
+        .expect("ip netns pids");
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .filter(|p| *p != except.to_string())
+        .filter_map(|p| std::fs::read_to_string(format!("/proc/{p}/comm")).ok())
+        .map(|c| c.trim().to_string())
+        .collect()
+}
+
+/// A helper running in the laptop namespace, ended (by PID) when dropped.
+pub struct Helper {
+    child: Child,
+    pub dir: tempfile::TempDir,
+}
+
+impl Helper {
+    pub fn start(extra: &[&str]) -> Self {
+        let dir = tempfile::tempdir().expect("helper dir");
+        let socket = dir.path().join("helper.sock");
+        let child = Command::new("ip")
+            .args(["netns", "exec", "pl-laptop"])
+            .arg(bin("postern-helper"))
+            .arg("--socket")
+            .arg(&socket)
+            .arg("--state-dir")
+            .arg(dir.path().join("state"))
+            .args(["--reconnect-timeout", "10", "--connect-timeout", "20"])
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start helper");
+        for _ in 0..100 {
+            if socket.exists() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        assert!(socket.exists(), "the helper did not create its socket");
+        Self { child, dir }
+    }
+
+    pub fn socket(&self) -> PathBuf {
+        self.dir.path().join("helper.sock")
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for Helper {
+    fn drop(&mut self) {
+        // SIGTERM lets the helper take its tunnel down first.
+        let _ = Command::new("kill")
+            .arg(self.child.id().to_string())
+            .status();
+        for _ in 0..100 {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

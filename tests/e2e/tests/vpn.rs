@@ -1,0 +1,528 @@
+//! The VPN in the network lab: real OpenVPN 2.6 client and server in namespaces, the real
+//! privileged helper, the real `postern` CLI. Needs root (CI is root).
+
+use std::io::Write;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use postern_core::vpn::tunnel::TunnelState;
+use postern_e2e::lab::{self, ELASTIC_IP, Helper, LAPTOP_IP};
+use postern_e2e::{Run, User};
+use postern_ipc::client::{HelperClient, HelperClientError};
+use postern_ipc::{HelperError, MAX_FRAME};
+
+const BAD_INPUT: i32 = 3;
+const VPN_FAILED: i32 = 9;
+const HELPER_UNAVAILABLE: i32 = 10;
+
+fn user() -> User {
+    User::with_policy("")
+}
+
+fn vpn(user: &User, helper: &Helper, args: &[&str]) -> Run {
+    Run::from(
+        user.postern()
+            .env("POSTERN_HELPER_SOCKET", helper.socket())
+            .arg("vpn")
+            .args(args),
+    )
+}
+
+fn import(user: &User, cn: &str, name: &str) {
+    let file = user.home.path().join(format!("{name}.ovpn"));
+    lab::lab(&["profile", cn, file.to_str().unwrap()]);
+    Run::from(
+        user.postern()
+            .args(["vpn", "import", file.to_str().unwrap()]),
+    )
+    .assert_ok();
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn connect_proves_the_elastic_ip_and_disconnect_restores_the_laptop_address() {
+    let _turn = lab::take_turn();
+    let helper = Helper::start(&[]);
+    let user = user();
+    import(&user, "alice.lab.test", "corp");
+    assert_eq!(lab::egress_address(), LAPTOP_IP);
+
+    let run = vpn(&user, &helper, &["connect", "corp"]);
+    run.assert_ok();
+    assert!(
+        run.stdout().contains("VPN: connected 'corp'"),
+        "{}",
+        run.stdout()
+    );
+    assert_eq!(
+        lab::egress_address(),
+        ELASTIC_IP,
+        "through the VPN the echo sees the NAT's Elastic IP"
+    );
+    let status = vpn(&user, &helper, &["status", "--json"]).json();
+    assert_eq!(status["schema"], "postern.vpn-status.v1");
+    assert_eq!(status["state"], "connected");
+    assert!(status["tunnelIp"].as_str().unwrap().starts_with("10.200."));
+
+    vpn(&user, &helper, &["disconnect"]).assert_ok();
+    assert_eq!(lab::egress_address(), LAPTOP_IP);
+    assert!(lab::tun_devices().is_empty());
+}
+
+#[test]
+fn the_servers_deny_reason_reaches_the_user() {
+    let _turn = lab::take_turn();
+    let reason = "Your device failed the posture check: FileVault is off";
+    lab::lab(&["deny", "mallory.lab.test", reason]);
+    let helper = Helper::start(&[]);
+    let user = user();
+    import(&user, "mallory.lab.test", "corp");
+    let run = vpn(&user, &helper, &["connect", "corp"]);
+    run.assert_fails(VPN_FAILED, reason);
+    assert!(lab::tun_devices().is_empty());
+    assert_eq!(lab::egress_address(), LAPTOP_IP);
+}
+
+#[test]
+fn a_killed_server_means_reconnecting_then_failed_with_the_tunnel_gone() {
+    let _turn = lab::take_turn();
+    let helper = Helper::start(&["--max-reconnects", "3"]);
+    let user = user();
+    import(&user, "alice.lab.test", "corp");
+    vpn(&user, &helper, &["connect", "corp"]).assert_ok();
+
+    let rt = runtime();
+    let states = rt.block_on(async {
+        let mut watch = HelperClient::connect(&helper.socket(), "test")
+            .await
+            .unwrap()
+            .watch()
+            .await
+            .unwrap();
+        assert!(watch.next().await.unwrap().is_connected());
+        lab::lab(&["server", "stop"]);
+        let mut seen = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            match tokio::time::timeout(Duration::from_secs(30), watch.next()).await {
+                Ok(Some(state)) => {
+                    let done = state.is_final();
+                    seen.push(state);
+                    if done {
+                        break;
+                    }
+                }
+                _ => break,
+            }
+        }
+        seen
+    });
+    assert!(
+        states
+            .iter()
+            .any(|s| matches!(s, TunnelState::Reconnecting { .. })),
+        "Reconnecting first: {states:?}"
+    );
+    assert!(
+        matches!(states.last(), Some(TunnelState::Failed { .. })),
+        "then Failed after the bound: {states:?}"
+    );
+    assert!(lab::tun_devices().is_empty(), "no tun device left");
+    let text = vpn(&user, &helper, &["status"]);
+    assert!(text.stdout().contains("lost"), "{}", text.stdout());
+}
+
+/// Profiles that would run code if OpenVPN got them as they are. Each writes a marker file.
+fn hostile_corpus(dir: &Path, base: &str) -> Vec<(String, String)> {
+    let marker = |n: &str| dir.join(format!("PWNED-{n}")).display().to_string();
+    let so = dir.join("evil.so");
+    let c = dir.join("evil.c");
+    std::fs::write(
+        &c,
+        format!(
+            "#include <stdio.h>\n__attribute__((constructor)) static void pwn(void) {{ FILE *f = fopen(\"{}\", \"w\"); if (f) fclose(f); }}\n",
+            marker("plugin")
+        ),
+    )
+    .unwrap();
+    let built = std::process::Command::new("cc")
+        .args(["-shared", "-fPIC", "-o"])
+        .arg(&so)
+        .arg(&c)
+        .status()
+        .unwrap();
+    assert!(built.success());
+    let sh = |n: &str| format!("\"/bin/sh -c 'touch {}'\"", marker(n));
+    let mut corpus = vec![
+        (
+            "plugin".to_string(),
+            format!("{base}plugin {}\n", so.display()),
+        ),
+        (
+            "up".into(),
+            format!("{base}script-security 2\nup {}\n", sh("up")),
+        ),
+        (
+            "down".into(),
+            format!("{base}script-security 2\ndown {}\n", sh("down")),
+        ),
+        (
+            "route-up".into(),
+            format!("{base}script-security 2\nroute-up {}\n", sh("route-up")),
+        ),
+        (
+            "ipchange".into(),
+            format!("{base}script-security 2\nipchange {}\n", sh("ipchange")),
+        ),
+        (
+            "tls-verify".into(),
+            format!("{base}script-security 2\ntls-verify {}\n", sh("tls-verify")),
+        ),
+        (
+            "setenv".into(),
+            format!("{base}setenv opt up {}\n", sh("setenv")),
+        ),
+        (
+            "management".into(),
+            format!("{base}management 127.0.0.1 7505\n"),
+        ),
+        ("log".into(), format!("{base}log {}\n", marker("log"))),
+        (
+            "status".into(),
+            format!("{base}status {}\n", marker("status")),
+        ),
+        (
+            "writepid".into(),
+            format!("{base}writepid {}\n", marker("writepid")),
+        ),
+        ("cd".into(), format!("{base}cd /\n")),
+        ("config".into(), format!("{base}config /etc/passwd\n")),
+        ("providers".into(), format!("{base}providers legacy\n")),
+        ("engine".into(), format!("{base}engine dynamic\n")),
+        (
+            "ca-file".into(),
+            format!("{base}ca /etc/ssl/certs/ca-certificates.crt\n"),
+        ),
+        (
+            "auth-file".into(),
+            format!("{base}auth-user-pass /etc/shadow\n"),
+        ),
+    ];
+    // Inline-looking tricks: a directive smuggled after a fake block end, and a nested block.
+    corpus.push((
+        "smuggled".into(),
+        base.replacen("</ca>", &format!("</ca>\nplugin {}", so.display()), 1),
+    ));
+    corpus.push((
+        "connection-block".into(),
+        format!(
+            "{base}<connection>\nremote 203.0.113.20\nup {}\n</connection>\n",
+            sh("connection")
+        ),
+    ));
+    corpus
+}
+
+#[test]
+fn hostile_profiles_are_refused_at_import_and_by_the_helper_and_nothing_runs() {
+    let _turn = lab::take_turn();
+    let helper = Helper::start(&[]);
+    let user = user();
+    let base_file = user.home.path().join("base.ovpn");
+    lab::lab(&["profile", "alice.lab.test", base_file.to_str().unwrap()]);
+    let base = std::fs::read_to_string(&base_file).unwrap();
+    let markers = tempfile::tempdir().unwrap();
+    let corpus = hostile_corpus(markers.path(), &base);
+    let rt = runtime();
+    for (name, text) in &corpus {
+        let file = user.home.path().join(format!("{name}.ovpn"));
+        std::fs::write(&file, text).unwrap();
+        Run::from(
+            user.postern()
+                .args(["vpn", "import", file.to_str().unwrap()]),
+        )
+        .assert_fails(BAD_INPUT, "refused");
+        // The helper never trusts the caller: sent directly, the same profile is refused.
+        let answer = rt.block_on(async {
+            let mut c = HelperClient::connect(&helper.socket(), "test")
+                .await
+                .unwrap();
+            c.connect_tunnel(name, text).await
+        });
+        assert!(
+            matches!(
+                answer,
+                Err(HelperClientError::Refused(
+                    HelperError::ProfileRefused { .. }
+                ))
+            ),
+            "{name}: {answer:?}"
+        );
+    }
+    let left: Vec<_> = std::fs::read_dir(markers.path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("PWNED"))
+        .collect();
+    assert!(left.is_empty(), "a hostile profile ran code: {left:?}");
+    assert!(
+        Run::from(user.postern().args(["vpn", "list"]))
+            .stdout()
+            .contains("No VPN profiles")
+    );
+    assert!(
+        lab::laptop_processes(helper.pid()).is_empty(),
+        "no OpenVPN was started"
+    );
+}
+
+#[test]
+fn a_peer_that_fails_the_check_gets_nothing_and_bad_frames_do_not_stop_the_helper() {
+    let _turn = lab::take_turn();
+    let helper = Helper::start(&[]);
+    // Let anyone reach the socket file, so the kernel's peer check is what refuses.
+    std::process::Command::new("chmod")
+        .arg("666")
+        .arg(helper.socket())
+        .status()
+        .unwrap();
+    let user = user();
+    let nobody = Run::from(
+        std::process::Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(postern_e2e::bin("postern"))
+            .args(["vpn", "status"])
+            .env("POSTERN_HELPER_SOCKET", helper.socket()),
+    );
+    nobody.assert_fails(
+        HELPER_UNAVAILABLE,
+        "only serves members of the 'postern' group",
+    );
+
+    let rt = runtime();
+    rt.block_on(async {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        // Oversized: refused before anything is read.
+        let mut s = tokio::net::UnixStream::connect(helper.socket())
+            .await
+            .unwrap();
+        s.write_all(&((MAX_FRAME as u32) + 1).to_be_bytes())
+            .await
+            .unwrap();
+        let mut reply = Vec::new();
+        let _ = tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut reply)).await;
+        assert!(String::from_utf8_lossy(&reply).contains("larger than allowed"));
+        // Garbage JSON.
+        let mut s = tokio::net::UnixStream::connect(helper.socket())
+            .await
+            .unwrap();
+        s.write_all(&5u32.to_be_bytes()).await.unwrap();
+        s.write_all(b"{nope").await.unwrap();
+        let mut reply = Vec::new();
+        let _ = tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut reply)).await;
+        assert!(String::from_utf8_lossy(&reply).contains("malformed"));
+        // A client that hangs up mid-frame.
+        let mut s = tokio::net::UnixStream::connect(helper.socket())
+            .await
+            .unwrap();
+        s.write_all(&100u32.to_be_bytes()).await.unwrap();
+        s.write_all(b"{\"type\"").await.unwrap();
+        drop(s);
+    });
+    // The helper still serves a well-behaved client.
+    let status = vpn(&user, &helper, &["status", "--json"]);
+    status.assert_ok();
+    assert_eq!(status.json()["state"], "disconnected");
+}
+
+#[test]
+fn a_hundred_connect_disconnect_cycles_leave_no_openvpn_and_no_tun() {
+    let _turn = lab::take_turn();
+    let helper = Helper::start(&[]);
+    let user = user();
+    import(&user, "alice.lab.test", "corp");
+    let profile = {
+        let file = user.home.path().join("corp.ovpn");
+        std::fs::read_to_string(file).unwrap()
+    };
+    let rt = runtime();
+    rt.block_on(async {
+        for cycle in 0..100 {
+            let mut c = HelperClient::connect(&helper.socket(), "test")
+                .await
+                .unwrap();
+            c.connect_tunnel("corp", &profile)
+                .await
+                .unwrap_or_else(|e| panic!("cycle {cycle}: {e}"));
+            let mut watch = HelperClient::connect(&helper.socket(), "test")
+                .await
+                .unwrap()
+                .watch()
+                .await
+                .unwrap();
+            let up = tokio::time::timeout(Duration::from_secs(20), async {
+                while let Some(s) = watch.next().await {
+                    if s.is_connected() || s.is_final() {
+                        return s;
+                    }
+                }
+                TunnelState::Disconnected
+            })
+            .await
+            .unwrap_or_else(|_| panic!("cycle {cycle}: no CONNECTED within 20 s"));
+            assert!(up.is_connected(), "cycle {cycle}: {up:?}");
+            let down = c.disconnect().await.unwrap();
+            assert_eq!(down, TunnelState::Disconnected, "cycle {cycle}");
+        }
+    });
+    assert!(
+        lab::laptop_processes(helper.pid()).is_empty(),
+        "processes left: {:?}",
+        lab::laptop_processes(helper.pid())
+    );
+    assert!(
+        lab::tun_devices().is_empty(),
+        "tun devices left: {:?}",
+        lab::tun_devices()
+    );
+}
+
+#[test]
+fn a_missing_or_old_openvpn_and_a_missing_helper_are_explained() {
+    let _turn = lab::take_turn();
+    let user = user();
+    import(&user, "alice.lab.test", "corp");
+    let missing = Helper::start(&["--openvpn", "/nonexistent/openvpn"]);
+    vpn(&user, &missing, &["connect", "corp"]).assert_fails(
+        VPN_FAILED,
+        "OpenVPN is not installed at /nonexistent/openvpn",
+    );
+    drop(missing);
+
+    let old = tempfile::tempdir().unwrap();
+    let fake = old.path().join("openvpn");
+    let mut f = std::fs::File::create(&fake).unwrap();
+    writeln!(
+        f,
+        "#!/bin/sh\necho 'OpenVPN 2.3.18 x86_64-pc-linux-gnu [SSL (OpenSSL)]'"
+    )
+    .unwrap();
+    drop(f);
+    std::process::Command::new("chmod")
+        .arg("755")
+        .arg(&fake)
+        .status()
+        .unwrap();
+    let too_old = Helper::start(&["--openvpn", fake.to_str().unwrap()]);
+    vpn(&user, &too_old, &["connect", "corp"])
+        .assert_fails(VPN_FAILED, "OpenVPN 2.3.18 is too old");
+    let socket = too_old.socket();
+    drop(too_old);
+
+    let gone = Run::from(
+        user.postern()
+            .env("POSTERN_HELPER_SOCKET", &socket)
+            .args(["vpn", "connect", "corp"]),
+    );
+    gone.assert_fails(HELPER_UNAVAILABLE, "helper is not running");
+}
+
+#[test]
+fn a_helper_of_another_protocol_version_is_refused_clearly() {
+    // A stand-in for a newer helper: it answers Hello the way a v2 helper would.
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("helper.sock");
+    let rt = runtime();
+    let listener = rt.block_on(async { tokio::net::UnixListener::bind(&socket).unwrap() });
+    let server = rt.spawn(async move {
+        let (mut s, _) = listener.accept().await.unwrap();
+        let _: postern_ipc::Request = postern_ipc::read_frame(&mut s).await.unwrap();
+        let refusal = postern_ipc::Reply::Refused(HelperError::ProtocolMismatch {
+            helper: 2,
+            client: 1,
+        });
+        postern_ipc::write_frame(&mut s, &refusal).await.unwrap();
+    });
+    let user = user();
+    let socket2 = socket.clone();
+    let run = std::thread::spawn(move || {
+        Run::from(
+            user.postern()
+                .env("POSTERN_HELPER_SOCKET", &socket2)
+                .args(["vpn", "status"]),
+        )
+    });
+    rt.block_on(server).unwrap();
+    let run = run.join().unwrap();
+    run.assert_fails(
+        HELPER_UNAVAILABLE,
+        "speaks protocol 2, this program speaks 1",
+    );
+    run.assert_fails(HELPER_UNAVAILABLE, "Update Postern");
+}
+
+#[test]
+fn bad_profile_files_are_refused_at_import_and_lose_nothing() {
+    let user = user();
+    let dir = user.home.path();
+    let base_file = dir.join("corp.ovpn");
+    // A profile that needs no lab: a minimal valid export.
+    let pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----";
+    let key = "-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----";
+    let good = format!(
+        "client\ndev tun\nremote vpn.example.com 443\n<ca>\n{pem}\n</ca>\n<cert>\n{pem}\n</cert>\n<key>\n{key}\n</key>\n"
+    );
+    std::fs::write(&base_file, &good).unwrap();
+    Run::from(
+        user.postern()
+            .args(["vpn", "import", base_file.to_str().unwrap()]),
+    )
+    .assert_ok();
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        (
+            "truncated",
+            good[..good.len() - 20].as_bytes().to_vec(),
+            "never closed",
+        ),
+        (
+            "binary",
+            b"\x7fELF\x02\x01\x01\x00\x00\x00".to_vec(),
+            "not a text file",
+        ),
+        ("enormous", vec![b'#'; 300 * 1024], "larger than"),
+        (
+            "noinline",
+            b"client\ndev tun\nremote x 443\n".to_vec(),
+            "no <ca> block",
+        ),
+    ];
+    for (name, bytes, needle) in cases {
+        let file = dir.join(format!("{name}.ovpn"));
+        std::fs::write(&file, bytes).unwrap();
+        Run::from(
+            user.postern()
+                .args(["vpn", "import", file.to_str().unwrap()]),
+        )
+        .assert_fails(BAD_INPUT, needle);
+    }
+    Run::from(user.postern().args(["vpn", "import", "/nonexistent.ovpn"]))
+        .assert_fails(BAD_INPUT, "could not be read");
+    Run::from(
+        user.postern()
+            .args(["vpn", "import", base_file.to_str().unwrap()]),
+    )
+    .assert_fails(BAD_INPUT, "already exists");
+    let list = Run::from(user.postern().args(["vpn", "list", "--json"])).json();
+    assert_eq!(
+        list["profiles"].as_array().unwrap().len(),
+        1,
+        "the first import is intact"
+    );
+}
