@@ -34,6 +34,9 @@ pub struct Supervisor {
     state: watch::Sender<TunnelState>,
     log: Arc<Mutex<VecDeque<String>>>,
     running: AsyncMutex<Option<Running>>,
+    /// The OpenVPN binary that passed the version check, and its modification time: checked
+    /// once, not on every connect (running `openvpn --version` costs a process start).
+    checked_openvpn: Mutex<Option<std::time::SystemTime>>,
 }
 
 fn pid_file(state_dir: &Path) -> PathBuf {
@@ -52,6 +55,7 @@ impl Supervisor {
             state: watch::channel(TunnelState::Disconnected).0,
             log: Arc::new(Mutex::new(VecDeque::new())),
             running: AsyncMutex::new(None),
+            checked_openvpn: Mutex::new(None),
         })
     }
 
@@ -93,8 +97,22 @@ impl Supervisor {
             AuthMode::Federated => return refuse(TunnelFailure::SamlUnsupported),
             AuthMode::UserPassword => return refuse(TunnelFailure::PasswordUnsupported),
         }
-        if let Err(cause) = check_openvpn(&self.args.openvpn).await {
-            return refuse(cause);
+        let modified = std::fs::metadata(&self.args.openvpn)
+            .and_then(|m| m.modified())
+            .ok();
+        let known_good = modified.is_some()
+            && self
+                .checked_openvpn
+                .lock()
+                .map(|c| *c == modified)
+                .unwrap_or(false);
+        if !known_good {
+            if let Err(cause) = check_openvpn(&self.args.openvpn).await {
+                return refuse(cause);
+            }
+            if let Ok(mut c) = self.checked_openvpn.lock() {
+                *c = modified;
+            }
         }
         let config = self.args.state_dir.join("profile.ovpn");
         let management = self.args.state_dir.join("management.sock");
@@ -362,16 +380,16 @@ impl Tunnel {
         }
     }
 
-    /// Connects to the management socket once OpenVPN created it (bounded wait).
+    /// Connects to the management socket once OpenVPN created it (bounded wait, 10 s).
     async fn attach(&self, child: &mut Child) -> Option<UnixStream> {
-        for _ in 0..200 {
+        for _ in 0..5000 {
             if let Ok(s) = UnixStream::connect(&self.management).await {
                 return Some(s);
             }
             if let Ok(Some(_)) = child.try_wait() {
                 return None;
             }
-            tokio::time::sleep(Duration::from_millis(25)).await;
+            tokio::time::sleep(Duration::from_millis(2)).await;
         }
         let _ = child.kill().await;
         None
