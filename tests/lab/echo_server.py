@@ -1,16 +1,42 @@
 #!/usr/bin/env python3
-"""The lab's checkip: answers GET / with the caller's source address and a newline, like
-https://checkip.amazonaws.com/. Exits by itself after an hour."""
+"""The lab's 'internet' services on one small HTTP server:
+- GET /         the caller's source address and a newline, like https://checkip.amazonaws.com/;
+- GET /idp      a stand-in SAML IdP: a sign-in page whose form posts a (short) assertion for the
+                CRV1 `state` to the AWS client's assertion consumer, http://127.0.0.1:35001/
+                (`&big=1` makes the assertion 4 KB, like a real one).
+Exits by itself after an hour. `--verify-assertion STATE QUOTED` checks an assertion (for the
+server's connect hook) and exits 0 when it is the one issued for STATE."""
 import argparse
+import base64
+import html
 import http.server
+import sys
 import threading
+import urllib.parse
 
 
-class Echo(http.server.BaseHTTPRequestHandler):
+def assertion(state, big=False):
+    padding = ' padding="' + "x" * 4000 + '"' if big else ""
+    return base64.b64encode(f'<Assertion user="alice" state="{state}"{padding}/>'.encode()).decode()
+
+
+class Lab(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
-        body = (self.client_address[0] + "\n").encode()
+        url = urllib.parse.urlparse(self.path)
+        if url.path == "/idp":
+            q = urllib.parse.parse_qs(url.query)
+            state = q.get("state", [""])[0]
+            value = assertion(state, big="big" in q)
+            body = (f'<!doctype html><html><body><h1>Lab IdP</h1><p>Signed in as alice.</p>'
+                    f'<form method="post" action="http://127.0.0.1:35001/">'
+                    f'<input type="hidden" name="SAMLResponse" value="{html.escape(value)}">'
+                    f'<button id="signin">Continue</button></form></body></html>').encode()
+            content_type = "text/html"
+        else:
+            body = (self.client_address[0] + "\n").encode()
+            content_type = "text/plain"
         self.send_response(200)
-        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
@@ -20,12 +46,19 @@ class Echo(http.server.BaseHTTPRequestHandler):
 
 
 def main():
+    if len(sys.argv) == 4 and sys.argv[1] == "--verify-assertion":
+        state, quoted = sys.argv[2], sys.argv[3]
+        try:
+            decoded = base64.b64decode(urllib.parse.unquote(quoted)).decode()
+        except Exception:
+            sys.exit(1)
+        sys.exit(0 if f'state="{state}"' in decoded and 'user="alice"' in decoded else 1)
     p = argparse.ArgumentParser()
     p.add_argument("--bind", required=True)
     p.add_argument("--port", type=int, default=80)
     p.add_argument("--lifetime", type=int, default=3600)
     a = p.parse_args()
-    server = http.server.ThreadingHTTPServer((a.bind, a.port), Echo)
+    server = http.server.ThreadingHTTPServer((a.bind, a.port), Lab)
     threading.Timer(a.lifetime, server.shutdown).start()
     server.serve_forever()
 

@@ -6,8 +6,9 @@ use std::time::Duration;
 
 use clap::Subcommand;
 use postern_core::identity::KeyringStore;
-use postern_core::vpn::ProfileStore;
+use postern_core::vpn::saml::AcsListener;
 use postern_core::vpn::tunnel::{TunnelFailure, TunnelState};
+use postern_core::vpn::{AuthMode, ProfileStore};
 use postern_ipc::HelperError;
 use postern_ipc::client::{HelperClient, HelperClientError, socket_path};
 
@@ -30,7 +31,12 @@ pub enum VpnCommand {
     /// Delete an imported profile and its key.
     Remove { name: String },
     /// Bring the tunnel up with an imported profile and wait until it is connected.
-    Connect { name: String },
+    Connect {
+        name: String,
+        /// For SAML profiles: print the sign-in address instead of opening a browser.
+        #[arg(long)]
+        no_browser: bool,
+    },
     /// Take the tunnel down.
     Disconnect,
     /// Show the tunnel's state; `--watch` follows it.
@@ -87,7 +93,7 @@ pub async fn run(command: VpnCommand) -> Result<(), Failure> {
             store().remove(&name)?;
             println!("Removed VPN profile '{name}'.");
         }
-        VpnCommand::Connect { name } => connect(&name).await?,
+        VpnCommand::Connect { name, no_browser } => connect(&name, !no_browser).await?,
         VpnCommand::Disconnect => {
             let state = helper().await?.disconnect().await?;
             println!("{}", describe(&state));
@@ -139,19 +145,27 @@ pub fn describe(state: &TunnelState) -> String {
         } => {
             format!("VPN: reconnecting '{profile}' (attempt {attempt} of {max}: {reason})")
         }
+        TunnelState::AwaitingBrowser { profile, url } => {
+            format!("VPN: '{profile}' waits for you to sign in: {url}")
+        }
         TunnelState::Disconnecting { profile } => format!("VPN: disconnecting '{profile}'"),
         TunnelState::Failed { profile, cause } => format!("VPN: '{profile}' failed: {cause}"),
     }
 }
 
-async fn connect(name: &str) -> Result<(), Failure> {
+async fn connect(name: &str, open_browser: bool) -> Result<(), Failure> {
     let profile = store().load(name)?;
-    let mut client = helper().await?;
+    // SAML profiles: the IdP posts the assertion to 127.0.0.1:35001; listen before connecting.
+    let acs = match profile.auth {
+        AuthMode::Federated => Some(AcsListener::bind().await?),
+        _ => None,
+    };
     let socket = socket_path();
-    match client.connect_tunnel(name, &profile.render(true)).await {
+    let mut control = helper().await?;
+    match control.connect_tunnel(name, &profile.render(true)).await {
         Ok(_) => {}
-        Err(HelperClientError::Refused(HelperError::Tunnel { failure: cause })) => {
-            return Err(cause.into());
+        Err(HelperClientError::Refused(HelperError::Tunnel { failure })) => {
+            return Err(failure.into());
         }
         Err(e) => return Err(e.into()),
     }
@@ -160,9 +174,15 @@ async fn connect(name: &str) -> Result<(), Failure> {
         .await?
         .watch()
         .await?;
-    // The helper bounds the attempt itself; this only guards against a helper that hangs.
-    let wait = tokio::time::timeout(Duration::from_secs(180), async {
-        while let Some(state) = states.next().await {
+    // The helper bounds every attempt itself; this only guards against a helper that hangs.
+    let wait = tokio::time::timeout(Duration::from_secs(600), async {
+        let mut assertion_sent = false;
+        loop {
+            let Some(state) = states.next().await else {
+                return Err(
+                    HelperClientError::Broken("the helper closed the connection".into()).into(),
+                );
+            };
             match state {
                 TunnelState::Connected { .. } => return Ok(state),
                 TunnelState::Failed { cause, .. } => return Err(Failure::from(cause)),
@@ -172,10 +192,26 @@ async fn connect(name: &str) -> Result<(), Failure> {
                     }
                     .into());
                 }
+                TunnelState::AwaitingBrowser { url, .. } if !assertion_sent => {
+                    let Some(acs) = &acs else {
+                        return Err(TunnelFailure::SamlUnsupported.into());
+                    };
+                    let opened = open_browser && webbrowser::open(&url).is_ok();
+                    eprintln!(
+                        "{}\nOpen: {url}",
+                        if opened {
+                            "Sign in to the VPN in your browser."
+                        } else {
+                            "Open this address in a browser on this machine to sign in to the VPN:"
+                        }
+                    );
+                    let assertion = acs.wait_for_assertion(Duration::from_secs(300)).await?;
+                    control.saml_response(&assertion).await?;
+                    assertion_sent = true;
+                }
                 _ => {}
             }
         }
-        Err(HelperClientError::Broken("the helper closed the connection".into()).into())
     })
     .await;
     match wait {
@@ -185,7 +221,7 @@ async fn connect(name: &str) -> Result<(), Failure> {
         }
         Ok(Err(e)) => Err(e),
         Err(_) => Err(HelperClientError::Broken(
-            "no answer from the helper within 3 minutes".into(),
+            "no answer from the helper within 10 minutes".into(),
         )
         .into()),
     }

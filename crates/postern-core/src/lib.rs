@@ -8,6 +8,7 @@
 //! - [`problem`]: the one vocabulary of user-facing failures and documented exit codes.
 
 pub mod identity;
+mod loopback;
 pub mod paths;
 pub mod policy;
 pub mod problem;

@@ -41,6 +41,11 @@ pub struct Args {
     /// The OpenVPN binary.
     #[arg(long, default_value = "/usr/sbin/openvpn")]
     pub openvpn: PathBuf,
+    /// An OpenVPN build that can carry real-sized SAML assertions (AWS's). Default: the AWS VPN
+    /// Client's bundled binary where it is installed; otherwise stock OpenVPN, whose limit of
+    /// 256 characters per management parameter only fits tiny (lab) assertions.
+    #[arg(long)]
+    pub saml_openvpn: Option<PathBuf>,
     /// Reconnect attempts after a drop before the tunnel is declared lost.
     #[arg(long, default_value_t = 3)]
     pub max_reconnects: u32,

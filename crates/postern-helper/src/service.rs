@@ -141,6 +141,12 @@ async fn serve(mut stream: UnixStream, policy: &PeerPolicy, supervisor: &Supervi
                     Err(e) => Reply::Refused(e),
                 },
             },
+            Request::SamlResponse { assertion } => {
+                match supervisor.saml_response(assertion).await {
+                    Ok(state) => Reply::State(state),
+                    Err(e) => Reply::Refused(e),
+                }
+            }
             Request::Disconnect => Reply::State(supervisor.disconnect().await),
             Request::Status => Reply::State(supervisor.state()),
             Request::OpenVpnLog => Reply::Log {

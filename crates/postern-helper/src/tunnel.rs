@@ -26,7 +26,24 @@ const LOG_LINES: usize = 2000;
 struct Running {
     profile: String,
     stop: mpsc::Sender<()>,
+    saml: mpsc::Sender<String>,
     task: tokio::task::JoinHandle<()>,
+}
+
+/// Where the AWS VPN Client installs its OpenVPN build, which carries real-sized assertions.
+const AWS_CLIENT_OPENVPN: &[&str] = &[
+    "/opt/awsvpnclient/Service/Resources/openvpn/acvc-openvpn",
+    "/Applications/AWS VPN Client/AWS VPN Client.app/Contents/Resources/openvpn/acvc-openvpn",
+    r"C:\Program Files\Amazon\AWS VPN Client\Resources\openvpn\acvc-openvpn.exe",
+];
+/// OpenVPN 2.6's management interface refuses longer parameters.
+const STOCK_PARAMETER_LIMIT: usize = 256;
+
+/// How a SAML (auth-federate) tunnel is run.
+#[derive(Clone)]
+struct Federation {
+    /// `None` with AWS's OpenVPN build; the stock parameter limit otherwise.
+    limit: Option<usize>,
 }
 
 pub struct Supervisor {
@@ -77,12 +94,12 @@ impl Supervisor {
     /// Starts a tunnel; returns once OpenVPN runs (the caller watches for CONNECTED).
     pub async fn connect(&self, name: &str, profile: &Profile) -> Result<TunnelState, HelperError> {
         let mut running = self.running.lock().await;
-        if let Some(r) = running.as_ref() {
-            if !r.task.is_finished() {
-                return Err(HelperError::Busy {
-                    profile: r.profile.clone(),
-                });
-            }
+        if let Some(r) = running.as_ref()
+            && !r.task.is_finished()
+        {
+            return Err(HelperError::Busy {
+                profile: r.profile.clone(),
+            });
         }
         let refuse = |cause: TunnelFailure| {
             self.state.send_replace(TunnelState::Failed {
@@ -91,12 +108,27 @@ impl Supervisor {
             });
             Err(HelperError::Tunnel { failure: cause })
         };
-        match profile.auth {
-            AuthMode::Certificate => {}
-            // The AWS SAML flow needs an OpenVPN build that carries a real-sized assertion.
-            AuthMode::Federated => return refuse(TunnelFailure::SamlUnsupported),
+        let (openvpn, federation) = match profile.auth {
+            AuthMode::Certificate => (self.args.openvpn.clone(), None),
+            AuthMode::Federated => {
+                let aws_build = self.args.saml_openvpn.clone().or_else(|| {
+                    AWS_CLIENT_OPENVPN
+                        .iter()
+                        .map(PathBuf::from)
+                        .find(|p| p.is_file())
+                });
+                match aws_build {
+                    Some(path) => (path, Some(Federation { limit: None })),
+                    None => (
+                        self.args.openvpn.clone(),
+                        Some(Federation {
+                            limit: Some(STOCK_PARAMETER_LIMIT),
+                        }),
+                    ),
+                }
+            }
             AuthMode::UserPassword => return refuse(TunnelFailure::PasswordUnsupported),
-        }
+        };
         let modified = std::fs::metadata(&self.args.openvpn)
             .and_then(|m| m.modified())
             .ok();
@@ -107,7 +139,7 @@ impl Supervisor {
                 .map(|c| *c == modified)
                 .unwrap_or(false);
         if !known_good {
-            if let Err(cause) = check_openvpn(&self.args.openvpn).await {
+            if let Err(cause) = check_openvpn(&openvpn).await {
                 return refuse(cause);
             }
             if let Ok(mut c) = self.checked_openvpn.lock() {
@@ -117,12 +149,12 @@ impl Supervisor {
         let config = self.args.state_dir.join("profile.ovpn");
         let management = self.args.state_dir.join("management.sock");
         let _ = std::fs::remove_file(&management);
-        if let Err(e) = write_owner_only(&config, profile.render(true).as_bytes()) {
+        if let Err(e) = write_owner_only(&config, profile.render_for_openvpn().as_bytes()) {
             return Err(HelperError::Internal {
                 detail: format!("cannot write the profile: {e}"),
             });
         }
-        let child = match spawn_openvpn(&self.args, &config, &management) {
+        let child = match spawn_openvpn(&openvpn, &config, &management, federation.is_some()) {
             Ok(c) => c,
             Err(e) => {
                 let _ = std::fs::remove_file(&config);
@@ -143,6 +175,13 @@ impl Supervisor {
         };
         self.state.send_replace(state.clone());
         let (stop, stop_rx) = mpsc::channel(1);
+        let (saml, saml_rx) = mpsc::channel(1);
+        let connect_timeout = if federation.is_some() {
+            // A person signs in in the browser first.
+            Duration::from_secs(self.args.connect_timeout.max(300))
+        } else {
+            Duration::from_secs(self.args.connect_timeout)
+        };
         let tunnel = Tunnel {
             profile: name.to_string(),
             config,
@@ -151,16 +190,33 @@ impl Supervisor {
             log: self.log.clone(),
             max_reconnects: self.args.max_reconnects,
             reconnect_timeout: Duration::from_secs(self.args.reconnect_timeout),
-            connect_timeout: Duration::from_secs(self.args.connect_timeout),
+            connect_timeout,
             pid_file: pid_file(&self.args.state_dir),
+            federation,
         };
-        let task = tokio::spawn(tunnel.run(child, stop_rx));
+        let task = tokio::spawn(tunnel.run(child, stop_rx, saml_rx));
         *running = Some(Running {
             profile: name.to_string(),
             stop,
+            saml,
             task,
         });
         Ok(state)
+    }
+
+    /// Hands the browser's SAML assertion to the tunnel that waits for it.
+    pub async fn saml_response(&self, assertion: String) -> Result<TunnelState, HelperError> {
+        let running = self.running.lock().await;
+        match (running.as_ref(), self.state()) {
+            (Some(r), TunnelState::AwaitingBrowser { .. }) => {
+                r.saml
+                    .send(assertion)
+                    .await
+                    .map_err(|_| HelperError::NotAwaitingBrowser)?;
+                Ok(self.state())
+            }
+            _ => Err(HelperError::NotAwaitingBrowser),
+        }
     }
 
     /// Stops the tunnel (if any) and waits for OpenVPN to be gone.
@@ -190,6 +246,18 @@ struct Tunnel {
     reconnect_timeout: Duration,
     connect_timeout: Duration,
     pid_file: PathBuf,
+    federation: Option<Federation>,
+}
+
+/// Progress of the SAML round trip inside one tunnel.
+#[derive(Default)]
+struct SamlProgress {
+    /// The CRV1 state id of the endpoint's challenge.
+    challenge: Option<String>,
+    /// The password of the retry, once the browser answered.
+    password: Option<String>,
+    /// OpenVPN is holding for the retry until the answer is there.
+    hold_pending: bool,
 }
 
 impl Tunnel {
@@ -197,7 +265,12 @@ impl Tunnel {
         self.state.send_replace(state);
     }
 
-    async fn run(self, mut child: Child, mut stop: mpsc::Receiver<()>) {
+    async fn run(
+        self,
+        mut child: Child,
+        mut stop: mpsc::Receiver<()>,
+        mut saml: mpsc::Receiver<String>,
+    ) {
         for output in [
             child
                 .stdout
@@ -224,7 +297,7 @@ impl Tunnel {
                 }
             });
         }
-        let outcome = self.drive(&mut child, &mut stop).await;
+        let outcome = self.drive(&mut child, &mut stop, &mut saml).await;
         // OpenVPN got SIGTERM (or died); give it time to remove its routes and tun device.
         let status = match tokio::time::timeout(Duration::from_secs(10), child.wait()).await {
             Ok(Ok(s)) => s.code().unwrap_or(-1),
@@ -264,7 +337,12 @@ impl Tunnel {
         }
     }
 
-    async fn drive(&self, child: &mut Child, stop: &mut mpsc::Receiver<()>) -> Outcome {
+    async fn drive(
+        &self,
+        child: &mut Child,
+        stop: &mut mpsc::Receiver<()>,
+        saml: &mut mpsc::Receiver<String>,
+    ) -> Outcome {
         let stream = match self.attach(child).await {
             Some(s) => s,
             None => return Outcome::Exited,
@@ -286,9 +364,26 @@ impl Tunnel {
         // The tunnel must be up by this time (first connect), or back by it (after a drop).
         let mut deadline = tokio::time::Instant::now() + self.connect_timeout;
         let mut waiting = true;
+        let mut sign_in = SamlProgress::default();
         loop {
             let line = tokio::select! {
                 line = lines.next_line() => line,
+                Some(assertion) = saml.recv(), if sign_in.challenge.is_some() && sign_in.password.is_none() => {
+                    let state_id = sign_in.challenge.clone().unwrap_or_default();
+                    let password = postern_core::vpn::saml::crv1_password(&state_id, &assertion);
+                    let limit = self.federation.as_ref().and_then(|f| f.limit);
+                    if let Some(limit) = limit.filter(|l| password.len() > *l) {
+                        failure = Some(TunnelFailure::SamlAssertionTooLarge { length: password.len(), limit });
+                        let _ = send(&mut writer, "signal SIGTERM\n").await;
+                        continue;
+                    }
+                    sign_in.password = Some(password);
+                    self.publish(TunnelState::Connecting { profile: self.profile.clone(), phase: "AUTH".into() });
+                    if std::mem::take(&mut sign_in.hold_pending) {
+                        let _ = send(&mut writer, "hold release\n").await;
+                    }
+                    continue;
+                }
                 _ = stop.recv(), if !stopping => {
                     stopping = true;
                     self.publish(TunnelState::Disconnecting { profile: self.profile.clone() });
@@ -308,7 +403,12 @@ impl Tunnel {
             let Ok(Some(line)) = line else { break };
             match parse_management_line(&line) {
                 ManagementLine::Hold if !stopping && failure.is_none() => {
-                    let _ = send(&mut writer, "hold release\n").await;
+                    if sign_in.challenge.is_some() && sign_in.password.is_none() {
+                        // The retry must wait for the browser's answer.
+                        sign_in.hold_pending = true;
+                    } else {
+                        let _ = send(&mut writer, "hold release\n").await;
+                    }
                 }
                 ManagementLine::State {
                     name,
@@ -326,6 +426,8 @@ impl Tunnel {
                             endpoint_ip: remote_ip,
                         });
                     }
+                    // The SAML challenge ends the first attempt with auth-failure by design.
+                    "RECONNECTING" if sign_in.challenge.is_some() && detail == "auth-failure" => {}
                     "RECONNECTING" if !stopping && failure.is_none() => {
                         reconnects += 1;
                         if !waiting {
@@ -359,9 +461,39 @@ impl Tunnel {
                     failure = Some(TunnelFailure::Denied { reason });
                     let _ = send(&mut writer, "signal SIGTERM\n").await;
                 }
+                ManagementLine::Challenge { state_id, url }
+                    if failure.is_none()
+                        && self.federation.is_some()
+                        && sign_in.password.is_none() =>
+                {
+                    sign_in.challenge = Some(state_id);
+                    deadline = tokio::time::Instant::now() + self.connect_timeout;
+                    self.publish(TunnelState::AwaitingBrowser {
+                        profile: self.profile.clone(),
+                        url,
+                    });
+                }
                 ManagementLine::Challenge { .. } if failure.is_none() => {
-                    failure = Some(TunnelFailure::SamlUnsupported);
+                    failure = Some(if sign_in.password.is_some() {
+                        TunnelFailure::Denied {
+                            reason: Some("the VPN endpoint did not accept the sign-in".into()),
+                        }
+                    } else {
+                        TunnelFailure::SamlUnsupported
+                    });
                     let _ = send(&mut writer, "signal SIGTERM\n").await;
+                }
+                ManagementLine::NeedPassword if failure.is_none() && self.federation.is_some() => {
+                    // First attempt: announce the ACS port; retry: the CRV1 answer.
+                    let password = sign_in
+                        .password
+                        .clone()
+                        .unwrap_or_else(|| "ACS::35001".into());
+                    let command = format!(
+                        "username \"Auth\" \"N/A\"\npassword \"Auth\" \"{}\"\n",
+                        password.replace('\\', "\\\\").replace('"', "\\\"")
+                    );
+                    let _ = send(&mut writer, &command).await;
                 }
                 ManagementLine::NeedPassword if failure.is_none() => {
                     failure = Some(TunnelFailure::PasswordUnsupported);
@@ -407,8 +539,14 @@ enum Outcome {
 }
 
 /// The fixed argument list. Everything after `--config` overrides the profile.
-fn spawn_openvpn(args: &Args, config: &Path, management: &Path) -> std::io::Result<Child> {
-    Command::new(&args.openvpn)
+fn spawn_openvpn(
+    openvpn: &Path,
+    config: &Path,
+    management: &Path,
+    federated: bool,
+) -> std::io::Result<Child> {
+    let mut command = Command::new(openvpn);
+    command
         .arg("--config")
         .arg(config)
         .args(["--script-security", "1"])
@@ -432,8 +570,12 @@ fn spawn_openvpn(args: &Args, config: &Path, management: &Path) -> std::io::Resu
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
+        .kill_on_drop(true);
+    if federated {
+        // After the CRV1 challenge OpenVPN must restart and ask again, not exit.
+        command.args(["--auth-retry", "interact"]);
+    }
+    command.spawn()
 }
 
 async fn check_openvpn(binary: &Path) -> Result<(), TunnelFailure> {

@@ -150,6 +150,16 @@ impl HelperClient {
         .await
     }
 
+    pub async fn saml_response(
+        &mut self,
+        assertion: &str,
+    ) -> Result<TunnelState, HelperClientError> {
+        self.ask_state(&Request::SamlResponse {
+            assertion: assertion.into(),
+        })
+        .await
+    }
+
     pub async fn disconnect(&mut self) -> Result<TunnelState, HelperClientError> {
         self.ask_state(&Request::Disconnect).await
     }

@@ -32,6 +32,10 @@ pub enum Request {
         profile_name: String,
         profile: String,
     },
+    /// The SAML assertion the browser posted, for the tunnel that is awaiting it.
+    SamlResponse {
+        assertion: String,
+    },
     Disconnect,
     Status,
     /// Stream every state change until the connection closes.
@@ -72,6 +76,8 @@ pub enum HelperError {
     Busy { profile: String },
     #[error("{failure}")]
     Tunnel { failure: TunnelFailure },
+    #[error("No VPN sign-in is waiting for a browser answer.")]
+    NotAwaitingBrowser,
     #[error("The request was malformed: {detail}.")]
     Malformed { detail: String },
     #[error("The VPN helper failed: {detail}.")]

@@ -488,7 +488,7 @@ fn bad_profile_files_are_refused_at_import_and_lose_nothing() {
     let cases: Vec<(&str, Vec<u8>, &str)> = vec![
         (
             "truncated",
-            good[..good.len() - 20].as_bytes().to_vec(),
+            good.as_bytes()[..good.len() - 20].to_vec(),
             "never closed",
         ),
         (
@@ -525,4 +525,65 @@ fn bad_profile_files_are_refused_at_import_and_lose_nothing() {
         1,
         "the first import is intact"
     );
+}
+
+fn import_saml(user: &User, name: &str) {
+    let file = user.home.path().join(format!("{name}.ovpn"));
+    lab::lab(&["saml-profile", "alice.lab.test", file.to_str().unwrap()]);
+    Run::from(
+        user.postern()
+            .args(["vpn", "import", file.to_str().unwrap()]),
+    )
+    .assert_ok();
+}
+
+fn lab_browser() -> std::path::PathBuf {
+    lab::script().with_file_name("lab-browser")
+}
+
+#[test]
+fn a_saml_profile_completes_the_crv1_round_trip() {
+    let _turn = lab::take_turn();
+    let helper = Helper::start(&[]);
+    let user = user();
+    import_saml(&user, "corp-saml");
+    let run = Run::from(
+        user.postern()
+            .env("POSTERN_HELPER_SOCKET", helper.socket())
+            .env("BROWSER", lab_browser())
+            .args(["vpn", "connect", "corp-saml"]),
+    );
+    run.assert_ok();
+    // The endpoint's CRV1 challenge carried the IdP address; the browser posted the assertion
+    // to 127.0.0.1:35001; the retry with CRV1::state::assertion was accepted.
+    assert!(
+        run.stderr().contains("Open: http://192.0.2.80/idp?state="),
+        "{}",
+        run.stderr()
+    );
+    assert!(
+        run.stdout().contains("VPN: connected 'corp-saml'"),
+        "{}",
+        run.stdout()
+    );
+    assert_eq!(lab::egress_address(), ELASTIC_IP);
+    vpn(&user, &helper, &["disconnect"]).assert_ok();
+}
+
+#[test]
+fn a_real_sized_assertion_with_stock_openvpn_fails_saying_exactly_that() {
+    let _turn = lab::take_turn();
+    let helper = Helper::start(&[]);
+    let user = user();
+    import_saml(&user, "corp-saml");
+    let run = Run::from(
+        user.postern()
+            .env("POSTERN_HELPER_SOCKET", helper.socket())
+            .env("BROWSER", lab_browser())
+            .env("LAB_SAML_BIG", "1")
+            .args(["vpn", "connect", "corp-saml"]),
+    );
+    run.assert_fails(VPN_FAILED, "the installed OpenVPN can pass at most 256");
+    run.assert_fails(VPN_FAILED, "Install the AWS VPN Client");
+    assert!(lab::tun_devices().is_empty());
 }

@@ -4,15 +4,13 @@
 use std::time::Duration;
 
 use oauth2::{CsrfToken, PkceCodeChallenge, PkceCodeVerifier};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use url::Url;
 
 use super::error::IdentityError;
+use crate::loopback::{read_request, respond};
 
 pub const CALLBACK_PATH: &str = "/oauth/callback";
-/// A request line and headers larger than this are not a browser redirect.
-const MAX_REQUEST: usize = 16 * 1024;
 
 /// One PKCE attempt: the verifier stays here, the challenge and state go to the browser.
 pub(crate) struct PkceAttempt {
@@ -102,16 +100,12 @@ async fn handle(
     mut stream: TcpStream,
     expected_state: &str,
 ) -> Option<Result<String, IdentityError>> {
-    let head = match tokio::time::timeout(Duration::from_secs(10), read_head(&mut stream)).await {
-        Ok(Some(head)) => head,
-        _ => return None,
-    };
-    let target = head.split_whitespace().nth(1).unwrap_or("/");
-    let Ok(url) = Url::parse(&format!("http://127.0.0.1{target}")) else {
+    let request = read_request(&mut stream, 0).await?;
+    let Ok(url) = Url::parse(&format!("http://127.0.0.1{}", request.target)) else {
         respond(&mut stream, 400, "Bad request.").await;
         return None;
     };
-    if url.path() != CALLBACK_PATH {
+    if request.method != "GET" || url.path() != CALLBACK_PATH {
         respond(&mut stream, 404, "Not found.").await;
         return None;
     }
@@ -151,47 +145,10 @@ async fn handle(
     Some(outcome)
 }
 
-async fn read_head(stream: &mut TcpStream) -> Option<String> {
-    let mut buf = Vec::with_capacity(2048);
-    let mut chunk = [0u8; 2048];
-    while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
-        let n = stream.read(&mut chunk).await.ok()?;
-        if n == 0 || buf.len() + n > MAX_REQUEST {
-            return None;
-        }
-        buf.extend_from_slice(&chunk[..n]);
-    }
-    String::from_utf8(buf).ok()
-}
-
-async fn respond(stream: &mut TcpStream, status: u16, text: &str) {
-    let reason = match status {
-        200 => "OK",
-        404 => "Not Found",
-        _ => "Bad Request",
-    };
-    let body = format!(
-        "<!doctype html><html><head><meta charset=\"utf-8\"><title>Postern</title></head><body><p id=\"postern-result\">{}</p></body></html>",
-        html_escape(text)
-    );
-    let response = format!(
-        "HTTP/1.1 {status} {reason}\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {}\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    let _ = stream.write_all(response.as_bytes()).await;
-    let _ = stream.shutdown().await;
-}
-
-fn html_escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     async fn get(port: u16, target: &str) -> String {
         let mut s = TcpStream::connect(("127.0.0.1", port)).await.unwrap();

@@ -2,6 +2,7 @@
 //! tunnel's states as the privileged helper reports them.
 
 pub mod profile;
+pub mod saml;
 pub mod store;
 pub mod tunnel;
 

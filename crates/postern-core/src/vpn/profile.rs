@@ -459,11 +459,21 @@ impl Profile {
         })
     }
 
-    /// The clean profile OpenVPN gets: allowed directives and inline blocks, nothing else.
-    /// With `include_key` false the private key is left out (for the on-disk copy).
+    /// The clean profile: allowed directives and inline blocks, nothing else. With
+    /// `include_key` false the private key is left out (for the on-disk copy).
     pub fn render(&self, include_key: bool) -> String {
+        self.render_filtered(include_key, |_| true)
+    }
+
+    /// What OpenVPN itself is given: `auth-federate` is AWS's own word, which stock OpenVPN
+    /// rejects; the helper runs that flow over the management interface instead.
+    pub fn render_for_openvpn(&self) -> String {
+        self.render_filtered(true, |d| d.name != "auth-federate")
+    }
+
+    fn render_filtered(&self, include_key: bool, keep: impl Fn(&Directive) -> bool) -> String {
         let mut out = String::from("# Sanitized by Postern: only allowed directives are kept.\n");
-        for d in &self.directives {
+        for d in self.directives.iter().filter(|d| keep(d)) {
             out.push_str(&d.name);
             for a in &d.args {
                 out.push(' ');

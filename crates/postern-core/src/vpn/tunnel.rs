@@ -29,6 +29,11 @@ pub enum TunnelState {
         max: u32,
         reason: String,
     },
+    /// AWS SAML sign-in: the endpoint sent the IdP's address; the browser must sign in.
+    AwaitingBrowser {
+        profile: String,
+        url: String,
+    },
     Disconnecting {
         profile: String,
     },
@@ -68,9 +73,13 @@ pub enum TunnelFailure {
     #[error("OpenVPN {found} is too old; Postern needs 2.5 or newer.")]
     OpenVpnTooOld { found: String },
     #[error(
-        "This profile uses AWS SAML sign-in (auth-federate), which the installed OpenVPN cannot carry."
+        "The VPN endpoint asked for SAML sign-in, but this profile does not use it (no auth-federate)."
     )]
     SamlUnsupported,
+    #[error(
+        "The VPN sign-in answer is {length} characters; the installed OpenVPN can pass at most {limit} (AWS's own OpenVPN build can pass up to 128 KB)."
+    )]
+    SamlAssertionTooLarge { length: usize, limit: usize },
     #[error("This profile asks for a user name and password, which Postern does not support yet.")]
     PasswordUnsupported,
 }
@@ -95,7 +104,10 @@ impl crate::Problem for TunnelFailure {
                 "Install OpenVPN 2.6 (your IT department's package, or the distribution's `openvpn`).".into()
             }
             TunnelFailure::SamlUnsupported => {
-                "Install the AWS VPN Client (its OpenVPN build can carry SAML sign-in), or ask IT for a certificate profile.".into()
+                "Ask your IT department for the current profile of this VPN endpoint.".into()
+            }
+            TunnelFailure::SamlAssertionTooLarge { .. } => {
+                "Install the AWS VPN Client (Postern uses its OpenVPN build for SAML sign-in), or ask IT for a certificate profile.".into()
             }
             TunnelFailure::PasswordUnsupported => {
                 "Ask your IT department for a certificate (mutual authentication) profile.".into()
