@@ -30,6 +30,10 @@ pub enum ExitCode {
     VpnFailed = 9,
     /// The privileged VPN helper is not running, refuses this user, or is another version.
     HelperUnavailable = 10,
+    /// Traffic does not leave through the company NAT (or from an allowed country).
+    EgressMismatch = 13,
+    /// The public address could not be determined (echoes silent, lying or disagreeing).
+    EgressUndetermined = 14,
 }
 
 impl ExitCode {
