@@ -5,6 +5,8 @@
 //! ([`crate::paths::system_policy_file`]), then the user's config dir. Validation keeps going
 //! after the first problem and reports every issue with line and column.
 
+mod countries;
+mod egress;
 mod reader;
 
 use std::fmt;
@@ -25,6 +27,8 @@ pub const POLICY_ENV: &str = "POSTERN_POLICY";
 #[derive(Debug, Clone, PartialEq)]
 pub struct OrgPolicy {
     pub identity_center: IdentityCenter,
+    /// `[egress]`, when the organization checks where traffic leaves.
+    pub egress: Option<crate::egress::EgressSettings>,
 }
 
 /// `[identity_center]`: where employees sign in.
@@ -212,9 +216,17 @@ pub fn parse(text: &str) -> Result<OrgPolicy, Vec<Issue>> {
             None
         }
     };
+    let egress = root.table(&mut d, "egress").and_then(|mut t| {
+        let section = egress::read(&mut t, &mut d);
+        t.finish(&mut d);
+        section
+    });
     root.finish(&mut d);
     match identity_center {
-        Some(identity_center) if d.issues.is_empty() => Ok(OrgPolicy { identity_center }),
+        Some(identity_center) if d.issues.is_empty() => Ok(OrgPolicy {
+            identity_center,
+            egress,
+        }),
         _ => Err(d.issues),
     }
 }
@@ -293,6 +305,23 @@ pub(crate) fn is_loopback(url: &Url) -> bool {
         Some(url::Host::Domain(d)) => d == "localhost",
         None => false,
     }
+}
+
+/// "500ms", "3s", "5m", "1h", "2d".
+pub fn parse_duration(text: &str) -> Option<std::time::Duration> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit())?;
+    let (number, unit) = text.split_at(split);
+    let n: u64 = number.parse().ok()?;
+    let seconds = match unit {
+        "ms" => return Some(std::time::Duration::from_millis(n)),
+        "s" => n,
+        "m" => n.checked_mul(60)?,
+        "h" => n.checked_mul(3600)?,
+        "d" => n.checked_mul(86_400)?,
+        _ => return None,
+    };
+    Some(std::time::Duration::from_secs(seconds))
 }
 
 /// `eu-west-1`, `us-gov-west-1`, `cn-north-1`, `ap-southeast-4`, `us-isob-east-1`...
@@ -394,6 +423,65 @@ x = 1
         );
         let p = parse(&text).unwrap();
         assert_eq!(p.identity_center.oidc_endpoint.unwrap().port(), Some(9000));
+    }
+
+    #[test]
+    fn egress_is_validated_with_locations() {
+        let text = format!(
+            "{GOOD}\n[egress]\necho_urls = [\"http://192.0.2.80/\", \"ftp://x\"]\nquorum = 5\nnat_addresses = [\"10.0.0.1\", \"203.0.113.300/32\", \"203.0.113.10\"]\nallowed_countries = [\"UK\"]\ngeoip_database = \"/nonexistent.mmdb\"\ntimeout = \"forever\"\n"
+        );
+        let issues = parse(&text).unwrap_err();
+        let lines: Vec<usize> = issues.iter().map(|i| i.line).collect();
+        let all = issues
+            .iter()
+            .map(|i| i.message.clone())
+            .collect::<Vec<_>>()
+            .join("\n");
+        assert!(all.contains("must use https://"), "{all}");
+        assert!(
+            all.contains("must be between 1 and the number of echo endpoints"),
+            "{all}"
+        );
+        assert!(all.contains("\"10.0.0.1\" is a private address"), "{all}");
+        assert!(all.contains("is not an IP address or CIDR"), "{all}");
+        assert!(
+            all.contains("\"UK\" is not an ISO 3166 country code"),
+            "{all}"
+        );
+        assert!(all.contains("cannot be used"), "{all}");
+        assert!(all.contains("`egress.timeout` must be a duration"), "{all}");
+        assert!(lines.iter().all(|l| *l >= 7), "{issues:?}");
+        assert_eq!(issues.len(), 8, "{all}");
+    }
+
+    #[test]
+    fn a_lab_egress_section_parses() {
+        let text = format!(
+            "{GOOD}\n[egress]\necho_urls = [\"http://192.0.2.80/\"]\nallow_plain_http = true\nnat_addresses = [\"203.0.113.10\", \"2001:db8:1::/48\"]\n"
+        );
+        let e = parse(&text).unwrap().egress.unwrap();
+        assert_eq!(e.quorum, 1);
+        assert_eq!(e.nat_addresses[0].to_string(), "203.0.113.10/32");
+        assert_eq!(e.timeout, std::time::Duration::from_secs(3));
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(
+            parse_duration("5m"),
+            Some(std::time::Duration::from_secs(300))
+        );
+        assert_eq!(
+            parse_duration("250ms"),
+            Some(std::time::Duration::from_millis(250))
+        );
+        assert_eq!(
+            parse_duration("1h"),
+            Some(std::time::Duration::from_secs(3600))
+        );
+        assert_eq!(parse_duration("5"), None);
+        assert_eq!(parse_duration("m5"), None);
+        assert_eq!(parse_duration("5 weeks"), None);
     }
 
     #[test]

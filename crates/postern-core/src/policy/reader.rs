@@ -81,6 +81,11 @@ impl<'a, 'i> Table<'a, 'i> {
         }
     }
 
+    /// Where this table is: for errors about a missing key.
+    pub(crate) fn span(&self) -> Range<usize> {
+        self.span.clone()
+    }
+
     pub(crate) fn section_name(&self) -> &str {
         &self.name
     }
@@ -126,6 +131,58 @@ impl<'a, 'i> Table<'a, 'i> {
             return None;
         }
         self.string(d, key)
+    }
+
+    pub(crate) fn bool(&mut self, d: &mut Diagnostics, key: &str) -> Option<Located<bool>> {
+        let value = self.get(key)?;
+        match value.get_ref() {
+            DeValue::Boolean(b) => Some(Spanned::new(value.span(), *b)),
+            _ => {
+                self.wrong_type(d, key, value, "true or false");
+                None
+            }
+        }
+    }
+
+    pub(crate) fn integer(&mut self, d: &mut Diagnostics, key: &str) -> Option<Located<i64>> {
+        let value = self.get(key)?;
+        let parsed = match value.get_ref() {
+            DeValue::Integer(i) => {
+                i64::from_str_radix(&i.as_str().replace('_', ""), i.radix()).ok()
+            }
+            _ => None,
+        };
+        if parsed.is_none() {
+            self.wrong_type(d, key, value, "an integer");
+        }
+        parsed.map(|n| Spanned::new(value.span(), n))
+    }
+
+    pub(crate) fn strings(
+        &mut self,
+        d: &mut Diagnostics,
+        key: &str,
+    ) -> Option<Vec<Located<String>>> {
+        let value = self.get(key)?;
+        let DeValue::Array(items) = value.get_ref() else {
+            self.wrong_type(d, key, value, "an array of strings");
+            return None;
+        };
+        let mut out = Vec::new();
+        for item in items.iter() {
+            match item.get_ref() {
+                DeValue::String(s) => out.push(Spanned::new(item.span(), s.to_string())),
+                other => d.at(
+                    item.span(),
+                    format!(
+                        "`{}` must hold only strings, found {}",
+                        self.qualified(key),
+                        other.type_str()
+                    ),
+                ),
+            }
+        }
+        Some(out)
     }
 
     pub(crate) fn table(&mut self, d: &mut Diagnostics, key: &str) -> Option<Table<'a, 'i>> {
