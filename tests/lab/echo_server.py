@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """The lab's 'internet' services on one small HTTP server:
 - GET /         the caller's source address and a newline, like https://checkip.amazonaws.com/;
+- GET /lie /html /garbage /private /error /slow: echoes that misbehave, for egress tests;
 - GET /idp      a stand-in SAML IdP: a sign-in page whose form posts a (short) assertion for the
                 CRV1 `state` to the AWS client's assertion consumer, http://127.0.0.1:35001/
                 (`&big=1` makes the assertion 4 KB, like a real one).
@@ -12,12 +13,24 @@ import html
 import http.server
 import sys
 import threading
+import time
 import urllib.parse
 
 
 def assertion(state, big=False):
     padding = ' padding="' + "x" * 4000 + '"' if big else ""
     return base64.b64encode(f'<Assertion user="alice" state="{state}"{padding}/>'.encode()).decode()
+
+
+# Echo endpoints that misbehave, for egress tests: each (status, content type, body).
+FAULTS = {
+    "/lie": (200, "text/plain", b"203.0.113.99\n"),
+    "/html": (200, "text/html", b"<html><body>Please sign in to the hotel Wi-Fi</body></html>"),
+    "/garbage": (200, "application/octet-stream", bytes(range(0, 256, 7))),
+    "/private": (200, "text/plain", b"10.1.2.3\n"),
+    "/error": (503, "text/plain", b"unavailable\n"),
+    "/slow": (200, "text/plain", b"203.0.113.10\n"),
+}
 
 
 class Lab(http.server.BaseHTTPRequestHandler):
@@ -32,6 +45,16 @@ class Lab(http.server.BaseHTTPRequestHandler):
                     f'<input type="hidden" name="SAMLResponse" value="{html.escape(value)}">'
                     f'<button id="signin">Continue</button></form></body></html>').encode()
             content_type = "text/html"
+        elif url.path in FAULTS:
+            status, content_type, body = FAULTS[url.path]
+            if url.path == "/slow":
+                time.sleep(10)
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
         else:
             body = (self.client_address[0] + "\n").encode()
             content_type = "text/plain"

@@ -2,6 +2,7 @@
 //! the core, and renders the result (text, or versioned JSON with `--json`). Failures are typed
 //! problems rendered in one place with their documented exit code (`docs/cli.md`).
 
+mod egress;
 mod identity;
 mod output;
 mod vpn;
@@ -38,6 +39,8 @@ enum Command {
     Whoami(identity::JsonArg),
     /// List the AWS accounts and roles you may use.
     Accounts(identity::JsonArg),
+    /// Check where this device's traffic leaves the network, against the company NAT.
+    Egress(identity::JsonArg),
     /// Client VPN profiles and the tunnel.
     #[command(subcommand)]
     Vpn(vpn::VpnCommand),
@@ -84,7 +87,9 @@ impl Command {
     fn wants_json(&self) -> bool {
         match self {
             Command::Login(_) => false,
-            Command::Logout(a) | Command::Whoami(a) | Command::Accounts(a) => a.json,
+            Command::Logout(a) | Command::Whoami(a) | Command::Accounts(a) | Command::Egress(a) => {
+                a.json
+            }
             Command::Policy(PolicyCommand::Validate { json, .. }) => *json,
             Command::Vpn(v) => v.wants_json(),
         }
@@ -99,6 +104,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Whoami(a) => identity::whoami(cli.policy.as_deref(), a.json).await,
         Command::Accounts(a) => identity::accounts(cli.policy.as_deref(), a.json).await,
         Command::Vpn(v) => vpn::run(v).await,
+        Command::Egress(a) => egress::run(cli.policy.as_deref(), a.json).await,
     }
 }
 

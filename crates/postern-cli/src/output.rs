@@ -19,30 +19,45 @@ pub fn print_json<T: Serialize>(kind: &str, body: &T) {
     );
 }
 
-/// A failed command: any core problem, boxed so every door renders it the same way.
-pub struct Failure(Box<dyn Problem + Send + Sync>);
+/// A failed command: any core problem, boxed so every door renders it the same way; or a
+/// verdict the command already printed, which only sets the exit code.
+pub enum Failure {
+    Problem(Box<dyn Problem + Send + Sync>),
+    Reported(ExitCode),
+}
 
 impl<P: Problem + Send + Sync + 'static> From<P> for Failure {
     fn from(p: P) -> Self {
-        Failure(Box::new(p))
+        Failure::Problem(Box::new(p))
     }
 }
 
 impl Failure {
+    /// The command printed its result (a report with a negative verdict); just exit with this.
+    pub fn quiet(code: ExitCode) -> Self {
+        Failure::Reported(code)
+    }
+
     pub fn exit_code(&self) -> ExitCode {
-        self.0.exit_code()
+        match self {
+            Failure::Problem(p) => p.exit_code(),
+            Failure::Reported(code) => *code,
+        }
     }
 
     pub fn report(&self, json: bool) {
-        eprintln!("postern: {}", Explained(self.0.as_ref()));
+        let Failure::Problem(problem) = self else {
+            return;
+        };
+        eprintln!("postern: {}", Explained(problem.as_ref()));
         if json {
             print_json(
                 "error",
                 &serde_json::json!({
-                    "code": self.0.exit_code(),
-                    "exitCode": self.0.exit_code().code(),
-                    "message": self.0.to_string(),
-                    "nextStep": self.0.next_step(),
+                    "code": problem.exit_code(),
+                    "exitCode": problem.exit_code().code(),
+                    "message": problem.to_string(),
+                    "nextStep": problem.next_step(),
                 }),
             );
         }

@@ -15,6 +15,16 @@ pub struct CountryError {
     pub detail: String,
 }
 
+impl crate::Problem for CountryError {
+    fn exit_code(&self) -> crate::ExitCode {
+        crate::ExitCode::BadInput
+    }
+
+    fn next_step(&self) -> String {
+        "Tell your IT department: the country database named in Postern's policy is missing or damaged.".into()
+    }
+}
+
 pub struct CountryDatabase {
     reader: maxminddb::Reader<Vec<u8>>,
 }

@@ -184,7 +184,7 @@ pub fn parse_echo_body(body: &[u8]) -> EchoAnswer {
         Err(_) => EchoAnswer::NotAnAddress {
             snippet: trimmed
                 .chars()
-                .take(40)
+                .take(60)
                 .filter(|c| !c.is_control())
                 .collect(),
         },
