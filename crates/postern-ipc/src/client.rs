@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use postern_core::vpn::tunnel::TunnelState;
 use postern_core::{ExitCode, Problem};
-use tokio::net::UnixStream;
+use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::{
     DEFAULT_SOCKET, FrameError, HelperError, PROTOCOL_VERSION, Reply, Request, SOCKET_ENV,
@@ -66,9 +66,27 @@ impl Problem for HelperClientError {
     }
 }
 
+/// A connection to the helper: a unix socket, or a named pipe on Windows.
+trait Transport: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Transport for T {}
+
 pub struct HelperClient {
-    stream: UnixStream,
+    stream: Box<dyn Transport>,
     pub helper_version: String,
+}
+
+#[cfg(unix)]
+async fn open(path: &Path) -> std::io::Result<Box<dyn Transport>> {
+    Ok(Box::new(tokio::net::UnixStream::connect(path).await?))
+}
+
+/// On Windows the helper listens on a named pipe (`\\.\pipe\postern-helper`) whose DACL admits
+/// SYSTEM and the Postern users group only.
+#[cfg(windows)]
+async fn open(path: &Path) -> std::io::Result<Box<dyn Transport>> {
+    Ok(Box::new(
+        tokio::net::windows::named_pipe::ClientOptions::new().open(path.as_os_str())?,
+    ))
 }
 
 /// The socket path: `$POSTERN_HELPER_SOCKET`, else the system default.
@@ -187,7 +205,7 @@ impl HelperClient {
 }
 
 pub struct StateStream {
-    stream: UnixStream,
+    stream: Box<dyn Transport>,
 }
 
 impl StateStream {

@@ -16,7 +16,10 @@ pub const PROTOCOL_VERSION: u32 = 1;
 /// A profile is at most 256 KiB; a frame carrying one fits easily.
 pub const MAX_FRAME: usize = 1024 * 1024;
 /// Where the helper listens unless told otherwise.
+#[cfg(not(windows))]
 pub const DEFAULT_SOCKET: &str = "/run/postern/helper.sock";
+#[cfg(windows)]
+pub const DEFAULT_SOCKET: &str = r"\\.\pipe\postern-helper";
 /// Overrides [`DEFAULT_SOCKET`] for the CLI (labs and tests).
 pub const SOCKET_ENV: &str = "POSTERN_HELPER_SOCKET";
 
