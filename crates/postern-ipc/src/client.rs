@@ -101,19 +101,17 @@ impl HelperClient {
     /// Connects and says Hello; any refusal comes back typed.
     pub async fn connect(path: &Path, client: &str) -> Result<Self, HelperClientError> {
         let display = path.display().to_string();
-        let mut stream = UnixStream::connect(path)
-            .await
-            .map_err(|e| match e.kind() {
-                std::io::ErrorKind::PermissionDenied => HelperClientError::NoPermission {
+        let mut stream = open(path).await.map_err(|e| match e.kind() {
+            std::io::ErrorKind::PermissionDenied => HelperClientError::NoPermission {
+                path: display.clone(),
+            },
+            std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused => {
+                HelperClientError::NotRunning {
                     path: display.clone(),
-                },
-                std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused => {
-                    HelperClientError::NotRunning {
-                        path: display.clone(),
-                    }
                 }
-                _ => HelperClientError::Broken(e.to_string()),
-            })?;
+            }
+            _ => HelperClientError::Broken(e.to_string()),
+        })?;
         let hello = Request::Hello {
             protocol_version: PROTOCOL_VERSION,
             client: client.into(),
