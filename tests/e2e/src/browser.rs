@@ -81,14 +81,20 @@ impl Browser {
             .expect("navigate");
     }
 
+    /// The element, once it is there (bounded wait).
+    async fn element(&self, css: &str) -> fantoccini::elements::Element {
+        self.client
+            .wait()
+            .at_most(Duration::from_secs(10))
+            .for_element(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("no {css}: {e}"))
+    }
+
     pub fn click(&self, css: &str) {
         self.runtime.block_on(async {
-            self.client
-                .wait()
-                .at_most(Duration::from_secs(10))
-                .for_element(Locator::Css(css))
+            self.element(css)
                 .await
-                .unwrap_or_else(|e| panic!("no {css}: {e}"))
                 .click()
                 .await
                 .unwrap_or_else(|e| panic!("click {css}: {e}"));
@@ -96,17 +102,8 @@ impl Browser {
     }
 
     pub fn text(&self, css: &str) -> String {
-        self.runtime.block_on(async {
-            self.client
-                .wait()
-                .at_most(Duration::from_secs(10))
-                .for_element(Locator::Css(css))
-                .await
-                .unwrap_or_else(|e| panic!("no {css}: {e}"))
-                .text()
-                .await
-                .unwrap_or_default()
-        })
+        self.runtime
+            .block_on(async { self.element(css).await.text().await.unwrap_or_default() })
     }
 }
 

@@ -177,3 +177,34 @@ impl Drop for Helper {
         let _ = self.child.wait();
     }
 }
+
+/// Asks the helper to connect with this profile and waits (bounded) until the tunnel is up or
+/// has failed; returns the state it ended in.
+pub async fn connect_tunnel(
+    socket: &Path,
+    profile: &str,
+) -> postern_core::vpn::tunnel::TunnelState {
+    use postern_ipc::client::HelperClient;
+    let mut control = HelperClient::connect(socket, "test").await.expect("helper");
+    control
+        .connect_tunnel("corp", profile)
+        .await
+        .expect("connect request");
+    let mut states = HelperClient::connect(socket, "test")
+        .await
+        .expect("helper")
+        .watch()
+        .await
+        .expect("watch");
+    tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            match states.next().await {
+                Some(s) if s.is_connected() || s.is_final() => return s,
+                Some(_) => {}
+                None => return postern_core::vpn::tunnel::TunnelState::Disconnected,
+            }
+        }
+    })
+    .await
+    .expect("no CONNECTED within 20 s")
+}

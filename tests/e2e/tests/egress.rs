@@ -4,11 +4,9 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
-use std::time::Duration;
 
 use postern_e2e::lab::{self, ELASTIC_IP, Helper, LAPTOP_IP};
 use postern_e2e::{Run, User, bin};
-use postern_ipc::client::HelperClient;
 
 const MISMATCH: i32 = 13;
 const UNDETERMINED: i32 = 14;
@@ -80,28 +78,8 @@ fn connect(helper: &Helper) {
         .enable_all()
         .build()
         .unwrap();
-    rt.block_on(async {
-        let mut c = HelperClient::connect(&helper.socket(), "test")
-            .await
-            .unwrap();
-        c.connect_tunnel("corp", &text).await.unwrap();
-        let mut watch = HelperClient::connect(&helper.socket(), "test")
-            .await
-            .unwrap()
-            .watch()
-            .await
-            .unwrap();
-        tokio::time::timeout(Duration::from_secs(20), async {
-            while let Some(s) = watch.next().await {
-                if s.is_connected() {
-                    return;
-                }
-                assert!(!s.is_final(), "{s:?}");
-            }
-        })
-        .await
-        .unwrap();
-    });
+    let state = rt.block_on(lab::connect_tunnel(&helper.socket(), &text));
+    assert!(state.is_connected(), "{state:?}");
 }
 
 #[test]
