@@ -12,6 +12,7 @@ pub mod identity;
 mod loopback;
 pub mod paths;
 pub mod policy;
+pub mod posture;
 pub mod problem;
 pub mod vpn;
 

@@ -30,6 +30,10 @@ pub enum ExitCode {
     VpnFailed = 9,
     /// The privileged VPN helper is not running, refuses this user, or is another version.
     HelperUnavailable = 10,
+    /// The device does not meet the posture the policy requires (the failing checks are named).
+    NonCompliant = 11,
+    /// A posture check that the policy says must be known could not be read.
+    PostureUnknown = 12,
     /// Traffic does not leave through the company NAT (or from an allowed country).
     EgressMismatch = 13,
     /// The public address could not be determined (echoes silent, lying or disagreeing).
