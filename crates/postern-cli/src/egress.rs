@@ -2,31 +2,18 @@
 
 use std::path::Path;
 
+use postern_core::Problem;
 use postern_core::egress::{self, CountryDatabase, EchoAnswer, Verdict};
-use postern_core::policy;
-use postern_core::{ExitCode, Problem};
+use postern_core::policy::{self, PolicyError};
 
 use crate::output::{Failure, print_json};
 
-/// A policy without `[egress]`: nothing to check against.
-#[derive(Debug, thiserror::Error)]
-#[error(
-    "The organization policy has no [egress] section, so there is no NAT address to check against."
-)]
-struct NoEgressSection;
-
-impl Problem for NoEgressSection {
-    fn exit_code(&self) -> ExitCode {
-        ExitCode::NotConfigured
-    }
-    fn next_step(&self) -> String {
-        "Ask your IT department to add [egress] nat_addresses to Postern's policy.".into()
-    }
-}
-
 pub async fn run(policy_file: Option<&Path>, json: bool) -> Result<(), Failure> {
-    let (policy, _) = policy::load(policy_file)?;
-    let settings = policy.egress.ok_or(NoEgressSection)?;
+    let (policy, file) = policy::load(policy_file)?;
+    let settings = policy.egress.ok_or(PolicyError::MissingSection {
+        path: file.path,
+        section: "egress",
+    })?;
     let countries = match &settings.geoip_database {
         Some(path) => Some(CountryDatabase::open(path)?),
         None => None,

@@ -5,6 +5,7 @@
 mod egress;
 mod identity;
 mod output;
+mod posture;
 mod vpn;
 
 use std::path::PathBuf;
@@ -39,6 +40,8 @@ enum Command {
     Whoami(identity::JsonArg),
     /// List the AWS accounts and roles you may use.
     Accounts(identity::JsonArg),
+    /// Check this device against the company's requirements (OS, disk, firewall, agents…).
+    Posture(identity::JsonArg),
     /// Check where this device's traffic leaves the network, against the company NAT.
     Egress(identity::JsonArg),
     /// Client VPN profiles and the tunnel.
@@ -87,9 +90,11 @@ impl Command {
     fn wants_json(&self) -> bool {
         match self {
             Command::Login(_) => false,
-            Command::Logout(a) | Command::Whoami(a) | Command::Accounts(a) | Command::Egress(a) => {
-                a.json
-            }
+            Command::Logout(a)
+            | Command::Whoami(a)
+            | Command::Accounts(a)
+            | Command::Egress(a)
+            | Command::Posture(a) => a.json,
             Command::Policy(PolicyCommand::Validate { json, .. }) => *json,
             Command::Vpn(v) => v.wants_json(),
         }
@@ -105,6 +110,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Accounts(a) => identity::accounts(cli.policy.as_deref(), a.json).await,
         Command::Vpn(v) => vpn::run(v).await,
         Command::Egress(a) => egress::run(cli.policy.as_deref(), a.json).await,
+        Command::Posture(a) => posture::run(cli.policy.as_deref(), a.json).await,
     }
 }
 

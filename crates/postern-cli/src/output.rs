@@ -33,6 +33,11 @@ impl<P: Problem + Send + Sync + 'static> From<P> for Failure {
 }
 
 impl Failure {
+    /// Something that should not happen (a task that panicked).
+    pub fn internal(detail: &str) -> Self {
+        Failure::from(Internal(detail.to_string()))
+    }
+
     /// The command printed its result (a report with a negative verdict); just exit with this.
     pub fn quiet(code: ExitCode) -> Self {
         Failure::Reported(code)
@@ -61,5 +66,19 @@ impl Failure {
                 }),
             );
         }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("Postern failed unexpectedly: {0}.")]
+struct Internal(String);
+
+impl Problem for Internal {
+    fn exit_code(&self) -> ExitCode {
+        ExitCode::Internal
+    }
+
+    fn next_step(&self) -> String {
+        "Export diagnostics (`postern diagnostics export`) and send them to your helpdesk.".into()
     }
 }

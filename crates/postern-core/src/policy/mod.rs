@@ -7,6 +7,7 @@
 
 mod countries;
 mod egress;
+mod posture;
 mod reader;
 
 use std::fmt;
@@ -29,6 +30,8 @@ pub struct OrgPolicy {
     pub identity_center: IdentityCenter,
     /// `[egress]`, when the organization checks where traffic leaves.
     pub egress: Option<crate::egress::EgressSettings>,
+    /// `[posture]`, when the organization checks devices.
+    pub posture: Option<crate::posture::PostureSettings>,
 }
 
 /// `[identity_center]`: where employees sign in.
@@ -71,6 +74,11 @@ pub enum PolicyError {
     },
     #[error("The policy file {} is not valid:\n{}", .path.display(), render_issues(.path, .issues))]
     Invalid { path: PathBuf, issues: Vec<Issue> },
+    #[error("The organization policy ({}) has no [{section}] section, so there is nothing to check against.", .path.display())]
+    MissingSection {
+        path: PathBuf,
+        section: &'static str,
+    },
 }
 
 fn list_paths(paths: &[PathBuf]) -> String {
@@ -100,7 +108,9 @@ fn render_issues(path: &Path, issues: &[Issue]) -> String {
 impl Problem for PolicyError {
     fn exit_code(&self) -> ExitCode {
         match self {
-            PolicyError::NotFound { .. } => ExitCode::NotConfigured,
+            PolicyError::NotFound { .. } | PolicyError::MissingSection { .. } => {
+                ExitCode::NotConfigured
+            }
             _ => ExitCode::BadInput,
         }
     }
@@ -112,6 +122,9 @@ impl Problem for PolicyError {
             ),
             PolicyError::Unreadable { .. } => {
                 "Check that the file exists and that you may read it.".into()
+            }
+            PolicyError::MissingSection { section, .. } => {
+                format!("Ask your IT department to add [{section}] to Postern's policy.")
             }
             PolicyError::Invalid { .. } => {
                 "Fix each line listed above (an admin-managed policy: tell your IT department), then run `postern policy validate FILE`.".into()
@@ -221,11 +234,17 @@ pub fn parse(text: &str) -> Result<OrgPolicy, Vec<Issue>> {
         t.finish(&mut d);
         section
     });
+    let posture = root.table(&mut d, "posture").and_then(|mut t| {
+        let section = posture::read(&mut t, &mut d);
+        t.finish(&mut d);
+        section
+    });
     root.finish(&mut d);
     match identity_center {
         Some(identity_center) if d.issues.is_empty() => Ok(OrgPolicy {
             identity_center,
             egress,
+            posture,
         }),
         _ => Err(d.issues),
     }
@@ -463,6 +482,57 @@ x = 1
         assert_eq!(e.quorum, 1);
         assert_eq!(e.nat_addresses[0].to_string(), "203.0.113.10/32");
         assert_eq!(e.timeout, std::time::Duration::from_secs(3));
+    }
+
+    #[test]
+    fn posture_is_validated_with_locations() {
+        let text = format!(
+            "{GOOD}\n[posture]\ninterval = \"1s\"\n[posture.linux]\nmin_kernel = \"five\"\nrequire_firewall = \"yes\"\nunknown_blocks = [\"disk_encryption\", \"antivirus\"]\nrequired_processes = [\"/usr/bin/falcon\"]\ntypo = 1\n"
+        );
+        let issues = parse(&text).unwrap_err();
+        let all = issues
+            .iter()
+            .map(|i| format!("{}:{} {}", i.line, i.column, i.message))
+            .collect::<Vec<_>>()
+            .join("\n");
+        assert!(
+            all.contains("7:12 `posture.interval` must be a duration"),
+            "{all}"
+        );
+        assert!(
+            all.contains("9:14 `posture.linux.min_kernel` is not a version"),
+            "{all}"
+        );
+        assert!(
+            all.contains("10:20 `posture.linux.require_firewall` must be true or false"),
+            "{all}"
+        );
+        assert!(all.contains("unknown check \"antivirus\""), "{all}");
+        assert!(all.contains("is not a process name"), "{all}");
+        assert!(
+            all.contains("unknown key `typo` in [posture.linux]"),
+            "{all}"
+        );
+        assert_eq!(issues.len(), 6, "{all}");
+    }
+
+    #[test]
+    fn a_posture_section_parses_per_os() {
+        let text = format!(
+            "{GOOD}\n[posture]\n[posture.linux]\nmin_kernel = \"5.15\"\nrequire_disk_encryption = true\nrequired_processes = [\"falcon-sensor\"]\nunknown_blocks = [\"disk_encryption\"]\n[posture.macos]\nmin_version = \"14.5 (a)\"\n[posture.windows]\nmin_build = \"10.0.19045.4000\"\n"
+        );
+        let p = parse(&text).unwrap().posture.unwrap();
+        assert_eq!(p.interval, std::time::Duration::from_secs(300));
+        assert!(p.linux.require_disk_encryption);
+        assert_eq!(
+            p.linux.unknown_blocks,
+            vec![crate::posture::CheckName::DiskEncryption]
+        );
+        assert_eq!(p.macos.min_os_version.unwrap().to_string(), "14.5 (a)");
+        assert_eq!(
+            p.windows.min_os_version.unwrap().to_string(),
+            "10.0.19045.4000"
+        );
     }
 
     #[test]

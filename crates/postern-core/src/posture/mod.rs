@@ -11,7 +11,10 @@ pub mod version;
 #[cfg_attr(target_os = "linux", path = "linux.rs")]
 #[cfg_attr(target_os = "macos", path = "macos.rs")]
 #[cfg_attr(windows, path = "windows.rs")]
-#[cfg_attr(not(any(target_os = "linux", target_os = "macos", windows)), path = "other.rs")]
+#[cfg_attr(
+    not(any(target_os = "linux", target_os = "macos", windows)),
+    path = "other.rs"
+)]
 mod platform;
 
 use std::time::Duration;
@@ -144,12 +147,20 @@ pub struct CheckResult {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "status", rename_all = "kebab-case", rename_all_fields = "camelCase")]
+#[serde(
+    tag = "status",
+    rename_all = "kebab-case",
+    rename_all_fields = "camelCase"
+)]
 pub enum Status {
     Compliant,
-    NonCompliant { failing: Vec<String> },
+    NonCompliant {
+        failing: Vec<String>,
+    },
     /// Nothing failed, but a check that must be known could not be read.
-    Unknown { unknown: Vec<String> },
+    Unknown {
+        unknown: Vec<String>,
+    },
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -210,11 +221,18 @@ pub fn evaluate(req: &Requirements, facts: &Facts, elapsed: Duration) -> Posture
     let mut checks = Vec::new();
     let blocks = |c: CheckName| req.unknown_blocks.contains(&c);
     let mut push = |check: CheckName, subject: Option<String>, outcome: Outcome| {
-        checks.push(CheckResult { check, subject, outcome, unknown_blocks: blocks(check) });
+        checks.push(CheckResult {
+            check,
+            subject,
+            outcome,
+            unknown_blocks: blocks(check),
+        });
     };
     if let Some(min) = &req.min_os_version {
         let outcome = match &facts.os_version {
-            Reading::Value((v, shown)) if v >= min => Outcome::Pass { detail: format!("{shown} (at least {min})") },
+            Reading::Value((v, shown)) if v >= min => Outcome::Pass {
+                detail: format!("{shown} (at least {min})"),
+            },
             Reading::Value((_, shown)) => Outcome::Fail {
                 detail: format!("{shown} is older than {min}"),
                 remediation: platform::UPDATE_OS.into(),
@@ -223,35 +241,83 @@ pub fn evaluate(req: &Requirements, facts: &Facts, elapsed: Duration) -> Posture
         };
         push(CheckName::OsVersion, None, outcome);
     }
-    let mut flag = |wanted: bool, check: CheckName, reading: &Reading<bool>, on: &str, off: &str, fix: &str| {
+    let mut flag = |wanted: bool,
+                    check: CheckName,
+                    reading: &Reading<bool>,
+                    on: &str,
+                    off: &str,
+                    fix: &str| {
         if !wanted {
             return;
         }
         let outcome = match reading {
             Reading::Value(true) => Outcome::Pass { detail: on.into() },
-            Reading::Value(false) => Outcome::Fail { detail: off.into(), remediation: fix.into() },
+            Reading::Value(false) => Outcome::Fail {
+                detail: off.into(),
+                remediation: fix.into(),
+            },
             Reading::Unknown(r) => Outcome::Unknown { reason: r.clone() },
         };
         push(check, None, outcome);
     };
-    flag(req.require_disk_encryption, CheckName::DiskEncryption, &facts.disk_encrypted,
-        "the system disk is encrypted", "the system disk is not encrypted", platform::ENCRYPT_DISK);
-    flag(req.require_firewall, CheckName::Firewall, &facts.firewall_on,
-        "the firewall is on", "the firewall is off", platform::ENABLE_FIREWALL);
-    flag(req.require_screen_lock, CheckName::ScreenLock, &facts.screen_lock,
-        "the screen locks with a password", "the screen does not lock with a password", platform::SCREEN_LOCK);
-    flag(req.require_secure_boot, CheckName::SecureBoot, &facts.secure_boot,
-        "Secure Boot is on", "Secure Boot is off", platform::SECURE_BOOT);
-    flag(req.require_system_integrity, CheckName::SystemIntegrity, &facts.system_integrity,
-        "system integrity protections are on", "system integrity protections are off", platform::SYSTEM_INTEGRITY);
-    flag(req.require_managed, CheckName::Managed, &facts.managed,
-        "the device is managed by the organization", "the device is not enrolled in the organization's management", platform::ENROLL);
+    flag(
+        req.require_disk_encryption,
+        CheckName::DiskEncryption,
+        &facts.disk_encrypted,
+        "the system disk is encrypted",
+        "the system disk is not encrypted",
+        platform::ENCRYPT_DISK,
+    );
+    flag(
+        req.require_firewall,
+        CheckName::Firewall,
+        &facts.firewall_on,
+        "the firewall is on",
+        "the firewall is off",
+        platform::ENABLE_FIREWALL,
+    );
+    flag(
+        req.require_screen_lock,
+        CheckName::ScreenLock,
+        &facts.screen_lock,
+        "the screen locks with a password",
+        "the screen does not lock with a password",
+        platform::SCREEN_LOCK,
+    );
+    flag(
+        req.require_secure_boot,
+        CheckName::SecureBoot,
+        &facts.secure_boot,
+        "Secure Boot is on",
+        "Secure Boot is off",
+        platform::SECURE_BOOT,
+    );
+    flag(
+        req.require_system_integrity,
+        CheckName::SystemIntegrity,
+        &facts.system_integrity,
+        "system integrity protections are on",
+        "system integrity protections are off",
+        platform::SYSTEM_INTEGRITY,
+    );
+    flag(
+        req.require_managed,
+        CheckName::Managed,
+        &facts.managed,
+        "the device is managed by the organization",
+        "the device is not enrolled in the organization's management",
+        platform::ENROLL,
+    );
     for name in &req.required_processes {
         let outcome = match &facts.running {
-            Reading::Value(procs) if procs.iter().any(|p| p == name) => Outcome::Pass { detail: format!("{name} is running") },
+            Reading::Value(procs) if procs.iter().any(|p| p == name) => Outcome::Pass {
+                detail: format!("{name} is running"),
+            },
             Reading::Value(_) => Outcome::Fail {
                 detail: format!("{name} is not running"),
-                remediation: format!("Start {name} (your security agent), or reinstall it from the company software portal."),
+                remediation: format!(
+                    "Start {name} (your security agent), or reinstall it from the company software portal."
+                ),
             },
             Reading::Unknown(r) => Outcome::Unknown { reason: r.clone() },
         };
@@ -261,9 +327,13 @@ pub fn evaluate(req: &Requirements, facts: &Facts, elapsed: Duration) -> Posture
         let outcome = match &facts.running {
             Reading::Value(procs) if procs.iter().any(|p| p == name) => Outcome::Fail {
                 detail: format!("{name} is running"),
-                remediation: format!("Quit {name}; the company policy does not allow it while connected."),
+                remediation: format!(
+                    "Quit {name}; the company policy does not allow it while connected."
+                ),
             },
-            Reading::Value(_) => Outcome::Pass { detail: format!("{name} is not running") },
+            Reading::Value(_) => Outcome::Pass {
+                detail: format!("{name} is not running"),
+            },
             Reading::Unknown(r) => Outcome::Unknown { reason: r.clone() },
         };
         push(CheckName::ForbiddenProcess, Some(name.clone()), outcome);
@@ -272,7 +342,11 @@ pub fn evaluate(req: &Requirements, facts: &Facts, elapsed: Duration) -> Posture
         Some(s) => format!("{}:{s}", c.check.key()),
         None => c.check.key().to_string(),
     };
-    let failing: Vec<String> = checks.iter().filter(|c| matches!(c.outcome, Outcome::Fail { .. })).map(label).collect();
+    let failing: Vec<String> = checks
+        .iter()
+        .filter(|c| matches!(c.outcome, Outcome::Fail { .. }))
+        .map(label)
+        .collect();
     let unknown: Vec<String> = checks
         .iter()
         .filter(|c| c.unknown_blocks && matches!(c.outcome, Outcome::Unknown { .. }))
@@ -285,7 +359,12 @@ pub fn evaluate(req: &Requirements, facts: &Facts, elapsed: Duration) -> Posture
     } else {
         Status::Compliant
     };
-    PostureReport { status, checks, taken_at: OffsetDateTime::now_utc(), elapsed_ms: elapsed.as_millis() as u64 }
+    PostureReport {
+        status,
+        checks,
+        taken_at: OffsetDateTime::now_utc(),
+        elapsed_ms: elapsed.as_millis() as u64,
+    }
 }
 
 /// Collects and evaluates.
@@ -322,8 +401,16 @@ impl std::fmt::Display for PostureReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match &self.status {
             Status::Compliant => write!(f, "This device meets the company's requirements."),
-            Status::NonCompliant { failing } => write!(f, "This device does not meet the company's requirements ({}).", failing.join(", ")),
-            Status::Unknown { unknown } => write!(f, "Postern could not tell whether this device meets the company's requirements ({}).", unknown.join(", ")),
+            Status::NonCompliant { failing } => write!(
+                f,
+                "This device does not meet the company's requirements ({}).",
+                failing.join(", ")
+            ),
+            Status::Unknown { unknown } => write!(
+                f,
+                "Postern could not tell whether this device meets the company's requirements ({}).",
+                unknown.join(", ")
+            ),
         }
     }
 }
@@ -366,11 +453,15 @@ pub(crate) fn run_tool(program: &str, args: &[&str]) -> Result<String, UnknownRe
     loop {
         match child.try_wait() {
             Ok(Some(_)) => break,
-            Ok(None) if std::time::Instant::now() < deadline => std::thread::sleep(Duration::from_millis(2)),
+            Ok(None) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(2))
+            }
             _ => {
                 let _ = child.kill();
                 let _ = child.wait();
-                return Err(UnknownReason::DetectionFailed(format!("{program} did not answer within 5 s")));
+                return Err(UnknownReason::DetectionFailed(format!(
+                    "{program} did not answer within 5 s"
+                )));
             }
         }
     }
@@ -383,7 +474,11 @@ pub(crate) fn run_tool(program: &str, args: &[&str]) -> Result<String, UnknownRe
 }
 
 /// Turns a tool run and a parser into a reading.
-pub(crate) fn read_with<T>(program: &str, args: &[&str], parse: impl Fn(&str) -> Reading<T>) -> Reading<T> {
+pub(crate) fn read_with<T>(
+    program: &str,
+    args: &[&str],
+    parse: impl Fn(&str) -> Reading<T>,
+) -> Reading<T> {
     match run_tool(program, args) {
         Ok(out) => parse(&out),
         Err(reason) => Reading::Unknown(reason),
@@ -395,7 +490,9 @@ pub(crate) fn running_processes() -> Reading<Vec<String>> {
     use sysinfo::{ProcessRefreshKind, ProcessesToUpdate, System, UpdateKind};
     let mut system = match System::new() {
         Ok(s) => s,
-        Err(e) => return Reading::Unknown(UnknownReason::DetectionFailed(format!("process list: {e}"))),
+        Err(e) => {
+            return Reading::Unknown(UnknownReason::DetectionFailed(format!("process list: {e}")));
+        }
     };
     system.refresh_processes_specifics(
         ProcessesToUpdate::All,
@@ -414,7 +511,9 @@ pub(crate) fn running_processes() -> Reading<Vec<String>> {
         })
         .collect();
     if names.is_empty() {
-        return Reading::Unknown(UnknownReason::DetectionFailed("the process list is empty".into()));
+        return Reading::Unknown(UnknownReason::DetectionFailed(
+            "the process list is empty".into(),
+        ));
     }
     names.sort();
     names.dedup();
@@ -423,7 +522,11 @@ pub(crate) fn running_processes() -> Reading<Vec<String>> {
 
 /// A reading that is only taken when the policy asks for it.
 pub(crate) fn if_asked<T>(asked: bool, read: impl FnOnce() -> Reading<T>) -> Reading<T> {
-    if asked { read() } else { Reading::Unknown(UnknownReason::NotApplicable) }
+    if asked {
+        read()
+    } else {
+        Reading::Unknown(UnknownReason::NotApplicable)
+    }
 }
 
 #[cfg(test)]

@@ -16,7 +16,10 @@ pub fn collect(req: &Requirements) -> Facts {
         os_version: na(),
         disk_encrypted: na(),
         firewall_on: na(),
-        running: if_asked(!req.required_processes.is_empty() || !req.forbidden_processes.is_empty(), running_processes),
+        running: if_asked(
+            !req.required_processes.is_empty() || !req.forbidden_processes.is_empty(),
+            running_processes,
+        ),
         screen_lock: na(),
         secure_boot: na(),
         system_integrity: na(),

@@ -18,7 +18,9 @@ pub fn linux_root_encrypted(lsblk_json: &str) -> Reading<bool> {
     };
     fn mounts_root(node: &serde_json::Value) -> bool {
         node["mountpoint"].as_str() == Some("/")
-            || node["mountpoints"].as_array().is_some_and(|m| m.iter().any(|p| p.as_str() == Some("/")))
+            || node["mountpoints"]
+                .as_array()
+                .is_some_and(|m| m.iter().any(|p| p.as_str() == Some("/")))
     }
     fn is_crypt(node: &serde_json::Value) -> bool {
         node["type"].as_str() == Some("crypt") || node["fstype"].as_str() == Some("crypto_LUKS")
@@ -43,13 +45,26 @@ pub fn linux_root_encrypted(lsblk_json: &str) -> Reading<bool> {
             return Reading::Value(path.iter().any(|n| is_crypt(n)));
         }
     }
-    Reading::Unknown(UnknownReason::DetectionFailed("no block device is mounted at /".into()))
+    Reading::Unknown(UnknownReason::DetectionFailed(
+        "no block device is mounted at /".into(),
+    ))
 }
 
 /// `systemctl is-active ufw firewalld nftables`: one line per unit.
 pub fn linux_firewall(is_active: &str) -> Reading<bool> {
-    let states: Vec<&str> = is_active.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
-    if states.is_empty() || states.iter().any(|s| !matches!(*s, "active" | "inactive" | "unknown" | "failed" | "activating" | "deactivating")) {
+    let states: Vec<&str> = is_active
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    if states.is_empty()
+        || states.iter().any(|s| {
+            !matches!(
+                *s,
+                "active" | "inactive" | "unknown" | "failed" | "activating" | "deactivating"
+            )
+        })
+    {
         return Reading::Unknown(failed("systemctl", is_active));
     }
     Reading::Value(states.contains(&"active"))
@@ -105,7 +120,10 @@ pub fn sw_vers(text: &str) -> Option<(Version, String)> {
 pub fn fdesetup_status(text: &str) -> Reading<bool> {
     if text.contains("FileVault is On.") && !text.contains("Decryption in progress") {
         Reading::Value(true)
-    } else if text.contains("FileVault is Off.") || text.contains("Decryption in progress") || text.contains("Encryption in progress") {
+    } else if text.contains("FileVault is Off.")
+        || text.contains("Decryption in progress")
+        || text.contains("Encryption in progress")
+    {
         // Half-encrypted is not encrypted yet.
         Reading::Value(false)
     } else {
@@ -124,7 +142,9 @@ pub fn socketfilterfw_state(text: &str) -> Reading<bool> {
     match state {
         Some(1) | Some(2) => Reading::Value(true),
         Some(0) => Reading::Value(false),
-        _ if text.contains("Firewall is enabled") || text.contains("blocking all") => Reading::Value(true),
+        _ if text.contains("Firewall is enabled") || text.contains("blocking all") => {
+            Reading::Value(true)
+        }
         _ if text.contains("Firewall is disabled") => Reading::Value(false),
         _ => Reading::Unknown(failed("socketfilterfw", text)),
     }
@@ -152,7 +172,10 @@ pub fn spctl_status(text: &str) -> Reading<bool> {
 
 /// `profiles status -type enrollment`
 pub fn profiles_enrollment(text: &str) -> Reading<bool> {
-    match text.lines().find_map(|l| l.trim().strip_prefix("MDM enrollment:")) {
+    match text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("MDM enrollment:"))
+    {
         Some(v) if v.trim().starts_with("Yes") => Reading::Value(true),
         Some(_) => Reading::Value(false),
         None => Reading::Unknown(failed("profiles", text)),
@@ -187,8 +210,14 @@ pub fn windows_version(text: &str) -> Option<(Version, String)> {
     let minor = reg_number(text, "CurrentMinorVersionNumber").unwrap_or(0);
     let build = reg_number(text, "CurrentBuild")?;
     let ubr = reg_number(text, "UBR").unwrap_or(0);
-    let name = if build >= 22000 { "Windows 11" } else { "Windows 10" };
-    let display = reg_value(text, "DisplayVersion").map(|d| format!(" {d}")).unwrap_or_default();
+    let name = if build >= 22000 {
+        "Windows 11"
+    } else {
+        "Windows 10"
+    };
+    let display = reg_value(text, "DisplayVersion")
+        .map(|d| format!(" {d}"))
+        .unwrap_or_default();
     Some((
         Version::from_parts(vec![major, minor, build, ubr]),
         format!("{name}{display} ({major}.{minor}.{build}.{ubr})"),
@@ -254,8 +283,11 @@ pub fn windows_screen_lock(text: &str) -> Reading<bool> {
 /// `dsregcmd /status`: joined to Entra ID (Azure AD) or an AD domain.
 pub fn dsregcmd_joined(text: &str) -> Reading<bool> {
     let field = |name: &str| {
-        text.lines()
-            .find_map(|l| l.trim().strip_prefix(name).map(|v| v.trim_start_matches([' ', ':']).trim().to_string()))
+        text.lines().find_map(|l| {
+            l.trim()
+                .strip_prefix(name)
+                .map(|v| v.trim_start_matches([' ', ':']).trim().to_string())
+        })
     };
     match (field("AzureAdJoined"), field("DomainJoined")) {
         (None, None) => Reading::Unknown(failed("dsregcmd", text)),

@@ -7,7 +7,11 @@ use super::*;
 
 macro_rules! fixture {
     ($path:literal) => {
-        include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/posture/", $path))
+        include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/fixtures/posture/",
+            $path
+        ))
     };
 }
 
@@ -17,32 +21,63 @@ fn failed<T: std::fmt::Debug>(r: Reading<T>) -> bool {
 
 #[test]
 fn linux_disk_encryption_follows_the_root_filesystem() {
-    assert_eq!(linux_root_encrypted(fixture!("linux/lsblk-luks-lvm.json")), Reading::Value(true));
+    assert_eq!(
+        linux_root_encrypted(fixture!("linux/lsblk-luks-lvm.json")),
+        Reading::Value(true)
+    );
     // An encrypted data partition does not make an unencrypted root encrypted.
-    assert_eq!(linux_root_encrypted(fixture!("linux/lsblk-plain.json")), Reading::Value(false));
-    assert!(failed(linux_root_encrypted(fixture!("linux/lsblk-no-root.json"))));
+    assert_eq!(
+        linux_root_encrypted(fixture!("linux/lsblk-plain.json")),
+        Reading::Value(false)
+    );
+    assert!(failed(linux_root_encrypted(fixture!(
+        "linux/lsblk-no-root.json"
+    ))));
     assert!(failed(linux_root_encrypted("lsblk: command not found")));
 }
 
 #[test]
 fn linux_firewall_from_unit_states() {
-    assert_eq!(linux_firewall(fixture!("linux/systemctl-firewalld-active.txt")), Reading::Value(true));
-    assert_eq!(linux_firewall(fixture!("linux/systemctl-none.txt")), Reading::Value(false));
-    assert_eq!(linux_firewall(fixture!("linux/systemctl-not-installed.txt")), Reading::Value(false));
-    assert!(failed(linux_firewall(fixture!("linux/systemctl-no-systemd.txt"))));
+    assert_eq!(
+        linux_firewall(fixture!("linux/systemctl-firewalld-active.txt")),
+        Reading::Value(true)
+    );
+    assert_eq!(
+        linux_firewall(fixture!("linux/systemctl-none.txt")),
+        Reading::Value(false)
+    );
+    assert_eq!(
+        linux_firewall(fixture!("linux/systemctl-not-installed.txt")),
+        Reading::Value(false)
+    );
+    assert!(failed(linux_firewall(fixture!(
+        "linux/systemctl-no-systemd.txt"
+    ))));
     assert!(failed(linux_firewall("")));
 }
 
 #[test]
 fn linux_secure_boot_screen_lock_and_release() {
-    assert_eq!(mokutil_secure_boot(fixture!("linux/mokutil-enabled.txt")), Reading::Value(true));
-    assert_eq!(mokutil_secure_boot(fixture!("linux/mokutil-disabled.txt")), Reading::Value(false));
-    assert_eq!(mokutil_secure_boot(fixture!("linux/mokutil-bios.txt")), Reading::Unknown(UnknownReason::NotApplicable));
+    assert_eq!(
+        mokutil_secure_boot(fixture!("linux/mokutil-enabled.txt")),
+        Reading::Value(true)
+    );
+    assert_eq!(
+        mokutil_secure_boot(fixture!("linux/mokutil-disabled.txt")),
+        Reading::Value(false)
+    );
+    assert_eq!(
+        mokutil_secure_boot(fixture!("linux/mokutil-bios.txt")),
+        Reading::Unknown(UnknownReason::NotApplicable)
+    );
     assert!(failed(mokutil_secure_boot("segfault")));
     assert_eq!(gsettings_bool("true\n"), Reading::Value(true));
     assert_eq!(gsettings_bool("false\n"), Reading::Value(false));
     assert!(failed(gsettings_bool("No such schema")));
-    assert_eq!(os_release_name(fixture!("linux/os-release-debian12.txt")).as_deref(), Some("Debian GNU/Linux 12 (bookworm)"));
+    assert_eq!(
+        os_release_name(fixture!("linux/os-release-debian12.txt")).as_deref(),
+        Some("Debian GNU/Linux 12 (bookworm)")
+    );
     assert_eq!(os_release_name("ID=x"), None);
 }
 
@@ -59,32 +94,74 @@ fn macos_versions_include_the_rapid_security_response() {
 
 #[test]
 fn macos_filevault_states() {
-    assert_eq!(fdesetup_status(fixture!("macos/fdesetup-on.txt")), Reading::Value(true));
-    assert_eq!(fdesetup_status(fixture!("macos/fdesetup-off.txt")), Reading::Value(false));
-    assert_eq!(fdesetup_status(fixture!("macos/fdesetup-encrypting.txt")), Reading::Value(false));
-    assert_eq!(fdesetup_status(fixture!("macos/fdesetup-decrypting.txt")), Reading::Value(false));
+    assert_eq!(
+        fdesetup_status(fixture!("macos/fdesetup-on.txt")),
+        Reading::Value(true)
+    );
+    assert_eq!(
+        fdesetup_status(fixture!("macos/fdesetup-off.txt")),
+        Reading::Value(false)
+    );
+    assert_eq!(
+        fdesetup_status(fixture!("macos/fdesetup-encrypting.txt")),
+        Reading::Value(false)
+    );
+    assert_eq!(
+        fdesetup_status(fixture!("macos/fdesetup-decrypting.txt")),
+        Reading::Value(false)
+    );
     assert!(failed(fdesetup_status("fdesetup: permission denied")));
 }
 
 #[test]
 fn macos_firewall_state_two_is_on() {
-    assert_eq!(socketfilterfw_state(fixture!("macos/socketfilterfw-0.txt")), Reading::Value(false));
-    assert_eq!(socketfilterfw_state(fixture!("macos/socketfilterfw-1.txt")), Reading::Value(true));
-    assert_eq!(socketfilterfw_state(fixture!("macos/socketfilterfw-2.txt")), Reading::Value(true));
+    assert_eq!(
+        socketfilterfw_state(fixture!("macos/socketfilterfw-0.txt")),
+        Reading::Value(false)
+    );
+    assert_eq!(
+        socketfilterfw_state(fixture!("macos/socketfilterfw-1.txt")),
+        Reading::Value(true)
+    );
+    assert_eq!(
+        socketfilterfw_state(fixture!("macos/socketfilterfw-2.txt")),
+        Reading::Value(true)
+    );
     assert!(failed(socketfilterfw_state("")));
 }
 
 #[test]
 fn macos_sip_gatekeeper_and_mdm() {
-    assert_eq!(csrutil_status(fixture!("macos/csrutil-enabled.txt")), Reading::Value(true));
-    assert_eq!(csrutil_status(fixture!("macos/csrutil-disabled.txt")), Reading::Value(false));
-    assert_eq!(csrutil_status(fixture!("macos/csrutil-custom.txt")), Reading::Value(false));
+    assert_eq!(
+        csrutil_status(fixture!("macos/csrutil-enabled.txt")),
+        Reading::Value(true)
+    );
+    assert_eq!(
+        csrutil_status(fixture!("macos/csrutil-disabled.txt")),
+        Reading::Value(false)
+    );
+    assert_eq!(
+        csrutil_status(fixture!("macos/csrutil-custom.txt")),
+        Reading::Value(false)
+    );
     assert!(failed(csrutil_status("csrutil: failed")));
-    assert_eq!(spctl_status(fixture!("macos/spctl-enabled.txt")), Reading::Value(true));
-    assert_eq!(spctl_status(fixture!("macos/spctl-disabled.txt")), Reading::Value(false));
+    assert_eq!(
+        spctl_status(fixture!("macos/spctl-enabled.txt")),
+        Reading::Value(true)
+    );
+    assert_eq!(
+        spctl_status(fixture!("macos/spctl-disabled.txt")),
+        Reading::Value(false)
+    );
     assert!(failed(spctl_status("")));
-    assert_eq!(profiles_enrollment(fixture!("macos/profiles-enrolled.txt")), Reading::Value(true));
-    assert_eq!(profiles_enrollment(fixture!("macos/profiles-not-enrolled.txt")), Reading::Value(false));
+    assert_eq!(
+        profiles_enrollment(fixture!("macos/profiles-enrolled.txt")),
+        Reading::Value(true)
+    );
+    assert_eq!(
+        profiles_enrollment(fixture!("macos/profiles-not-enrolled.txt")),
+        Reading::Value(false)
+    );
     assert!(failed(profiles_enrollment("profiles: unknown verb")));
 }
 
@@ -113,9 +190,17 @@ fn windows_bitlocker_protection_values() {
 
 #[test]
 fn windows_firewall_needs_every_profile() {
-    assert_eq!(netsh_firewall(fixture!("windows/netsh-all-on.txt")), Reading::Value(true));
-    assert_eq!(netsh_firewall(fixture!("windows/netsh-private-off.txt")), Reading::Value(false));
-    assert!(failed(netsh_firewall("The requested operation requires elevation.")));
+    assert_eq!(
+        netsh_firewall(fixture!("windows/netsh-all-on.txt")),
+        Reading::Value(true)
+    );
+    assert_eq!(
+        netsh_firewall(fixture!("windows/netsh-private-off.txt")),
+        Reading::Value(false)
+    );
+    assert!(failed(netsh_firewall(
+        "The requested operation requires elevation."
+    )));
 }
 
 #[test]
@@ -128,13 +213,34 @@ fn windows_security_center_secure_boot_screen_lock_join() {
             ("Old AV".to_string(), false)
         ]
     );
-    assert_eq!(windows_secure_boot(fixture!("windows/reg-secureboot-on.txt")), Reading::Value(true));
-    assert_eq!(windows_secure_boot(fixture!("windows/reg-secureboot-off.txt")), Reading::Value(false));
-    assert_eq!(windows_secure_boot(fixture!("windows/reg-missing.txt")), Reading::Unknown(UnknownReason::NotApplicable));
-    assert_eq!(windows_screen_lock(fixture!("windows/reg-screensaver-secure.txt")), Reading::Value(true));
-    assert_eq!(windows_screen_lock(fixture!("windows/reg-missing.txt")), Reading::Value(false));
-    assert_eq!(dsregcmd_joined(fixture!("windows/dsregcmd-entra.txt")), Reading::Value(true));
-    assert_eq!(dsregcmd_joined(fixture!("windows/dsregcmd-none.txt")), Reading::Value(false));
+    assert_eq!(
+        windows_secure_boot(fixture!("windows/reg-secureboot-on.txt")),
+        Reading::Value(true)
+    );
+    assert_eq!(
+        windows_secure_boot(fixture!("windows/reg-secureboot-off.txt")),
+        Reading::Value(false)
+    );
+    assert_eq!(
+        windows_secure_boot(fixture!("windows/reg-missing.txt")),
+        Reading::Unknown(UnknownReason::NotApplicable)
+    );
+    assert_eq!(
+        windows_screen_lock(fixture!("windows/reg-screensaver-secure.txt")),
+        Reading::Value(true)
+    );
+    assert_eq!(
+        windows_screen_lock(fixture!("windows/reg-missing.txt")),
+        Reading::Value(false)
+    );
+    assert_eq!(
+        dsregcmd_joined(fixture!("windows/dsregcmd-entra.txt")),
+        Reading::Value(true)
+    );
+    assert_eq!(
+        dsregcmd_joined(fixture!("windows/dsregcmd-none.txt")),
+        Reading::Value(false)
+    );
     assert!(failed(dsregcmd_joined("'dsregcmd' is not recognized")));
 }
 
@@ -165,7 +271,11 @@ fn failing_checks_are_named_with_their_fix() {
     assert_eq!(
         report.status,
         Status::NonCompliant {
-            failing: vec!["firewall".into(), "required_process:s1-agent".into(), "forbidden_process:bash".into()]
+            failing: vec![
+                "firewall".into(),
+                "required_process:s1-agent".into(),
+                "forbidden_process:bash".into()
+            ]
         }
     );
     assert_eq!(report.exit_code(), ExitCode::NonCompliant);
@@ -176,17 +286,34 @@ fn failing_checks_are_named_with_their_fix() {
 
 #[test]
 fn unknown_blocks_only_where_the_policy_says() {
-    let lenient = Requirements { require_secure_boot: true, ..Requirements::default() };
-    assert_eq!(evaluate(&lenient, &facts(), Duration::ZERO).status, Status::Compliant);
-    let strict = Requirements { unknown_blocks: vec![CheckName::SecureBoot], ..lenient };
+    let lenient = Requirements {
+        require_secure_boot: true,
+        ..Requirements::default()
+    };
+    assert_eq!(
+        evaluate(&lenient, &facts(), Duration::ZERO).status,
+        Status::Compliant
+    );
+    let strict = Requirements {
+        unknown_blocks: vec![CheckName::SecureBoot],
+        ..lenient
+    };
     let report = evaluate(&strict, &facts(), Duration::ZERO);
-    assert_eq!(report.status, Status::Unknown { unknown: vec!["secure_boot".into()] });
+    assert_eq!(
+        report.status,
+        Status::Unknown {
+            unknown: vec!["secure_boot".into()]
+        }
+    );
     assert_eq!(report.exit_code(), ExitCode::PostureUnknown);
 }
 
 #[test]
 fn a_ready_session_survives_one_failure_but_not_two() {
-    let req = Requirements { require_firewall: true, ..Requirements::default() };
+    let req = Requirements {
+        require_firewall: true,
+        ..Requirements::default()
+    };
     let bad = evaluate(&req, &facts(), Duration::ZERO);
     let mut good_facts = facts();
     good_facts.firewall_on = Reading::Value(true);
@@ -207,6 +334,10 @@ fn this_machine_can_be_read() {
         ..Requirements::default()
     };
     let report = check(&req);
-    assert!(matches!(report.checks[0].outcome, Outcome::Pass { .. }), "{:?}", report.checks[0]);
+    assert!(
+        matches!(report.checks[0].outcome, Outcome::Pass { .. }),
+        "{:?}",
+        report.checks[0]
+    );
     assert!(matches!(report.checks[1].outcome, Outcome::Fail { .. }));
 }

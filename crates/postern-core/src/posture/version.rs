@@ -15,7 +15,10 @@ impl Version {
     /// "10.0.19045.4291" → 10.0.19045.4291.
     pub fn parse(text: &str) -> Option<Self> {
         let text = text.trim();
-        let numeric: String = text.chars().take_while(|c| c.is_ascii_digit() || *c == '.').collect();
+        let numeric: String = text
+            .chars()
+            .take_while(|c| c.is_ascii_digit() || *c == '.')
+            .collect();
         let parts: Vec<u64> = numeric
             .split('.')
             .filter(|p| !p.is_empty())
@@ -40,7 +43,10 @@ impl Ord for Version {
     fn cmp(&self, other: &Self) -> Ordering {
         let n = self.parts.len().max(other.parts.len());
         for i in 0..n {
-            let (a, b) = (self.parts.get(i).unwrap_or(&0), other.parts.get(i).unwrap_or(&0));
+            let (a, b) = (
+                self.parts.get(i).unwrap_or(&0),
+                other.parts.get(i).unwrap_or(&0),
+            );
             match a.cmp(b) {
                 Ordering::Equal => {}
                 o => return o,
