@@ -5,6 +5,7 @@
 //! OS tools are run by thin platform code behind one signature ([`platform::collect`]); all
 //! parsing is in [`parse`], pure and tested on recorded outputs from every OS.
 
+pub mod monitor;
 pub mod parse;
 pub mod version;
 
