@@ -107,7 +107,12 @@ pub async fn run(command: VpnCommand) -> Result<(), Failure> {
                 }
             } else {
                 let mut client = client;
-                show(&client.status().await?, json);
+                let state = client.status().await?;
+                show(&state, json);
+                if state.is_connected() && !json {
+                    let (received, sent) = client.traffic().await?;
+                    println!("traffic: {received} bytes received, {sent} sent");
+                }
             }
         }
     }

@@ -149,6 +149,10 @@ async fn serve(mut stream: UnixStream, policy: &PeerPolicy, supervisor: &Supervi
             }
             Request::Disconnect => Reply::State(supervisor.disconnect().await),
             Request::Status => Reply::State(supervisor.state()),
+            Request::Traffic => {
+                let (received, sent) = supervisor.traffic();
+                Reply::Traffic { received, sent }
+            }
             Request::OpenVpnLog => Reply::Log {
                 lines: supervisor.log(),
             },

@@ -50,6 +50,8 @@ pub struct Supervisor {
     args: Args,
     state: watch::Sender<TunnelState>,
     log: Arc<Mutex<VecDeque<String>>>,
+    /// (received, sent) bytes from the last `>BYTECOUNT`.
+    traffic: Arc<Mutex<(u64, u64)>>,
     running: AsyncMutex<Option<Running>>,
     /// The OpenVPN binary that passed the version check, and its modification time: checked
     /// once, not on every connect (running `openvpn --version` costs a process start).
@@ -71,6 +73,7 @@ impl Supervisor {
             args: args.clone(),
             state: watch::channel(TunnelState::Disconnected).0,
             log: Arc::new(Mutex::new(VecDeque::new())),
+            traffic: Arc::new(Mutex::new((0, 0))),
             running: AsyncMutex::new(None),
             checked_openvpn: Mutex::new(None),
         })
@@ -82,6 +85,10 @@ impl Supervisor {
 
     pub fn subscribe(&self) -> watch::Receiver<TunnelState> {
         self.state.subscribe()
+    }
+
+    pub fn traffic(&self) -> (u64, u64) {
+        self.traffic.lock().map(|t| *t).unwrap_or_default()
     }
 
     pub fn log(&self) -> Vec<String> {
@@ -169,6 +176,9 @@ impl Supervisor {
         if let Ok(mut l) = self.log.lock() {
             l.clear();
         }
+        if let Ok(mut t) = self.traffic.lock() {
+            *t = (0, 0);
+        }
         let state = TunnelState::Connecting {
             profile: name.to_string(),
             phase: "START".into(),
@@ -188,6 +198,7 @@ impl Supervisor {
             management,
             state: self.state.clone(),
             log: self.log.clone(),
+            traffic: self.traffic.clone(),
             max_reconnects: self.args.max_reconnects,
             reconnect_timeout: Duration::from_secs(self.args.reconnect_timeout),
             connect_timeout,
@@ -242,6 +253,7 @@ struct Tunnel {
     management: PathBuf,
     state: watch::Sender<TunnelState>,
     log: Arc<Mutex<VecDeque<String>>>,
+    traffic: Arc<Mutex<(u64, u64)>>,
     max_reconnects: u32,
     reconnect_timeout: Duration,
     connect_timeout: Duration,
@@ -499,6 +511,11 @@ impl Tunnel {
                     failure = Some(TunnelFailure::PasswordUnsupported);
                     let _ = send(&mut writer, "signal SIGTERM\n").await;
                 }
+                ManagementLine::ByteCount { received, sent } => {
+                    if let Ok(mut t) = self.traffic.lock() {
+                        *t = (received, sent);
+                    }
+                }
                 ManagementLine::Fatal(message) if failure.is_none() => {
                     failure = Some(TunnelFailure::Fatal { message });
                 }
@@ -626,10 +643,12 @@ async fn kill_stale_tunnel(state_dir: &Path) {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        let _ = Command::new("kill")
-            .args(["-9", &pid.to_string()])
-            .status()
-            .await;
+        if Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = Command::new("kill")
+                .args(["-9", &pid.to_string()])
+                .status()
+                .await;
+        }
     }
     let _ = std::fs::remove_file(pid_file(state_dir));
 }

@@ -193,6 +193,16 @@ impl HelperClient {
         }
     }
 
+    /// (received, sent) bytes of the current tunnel.
+    pub async fn traffic(&mut self) -> Result<(u64, u64), HelperClientError> {
+        match self.ask(&Request::Traffic).await? {
+            Reply::Traffic { received, sent } => Ok((received, sent)),
+            other => Err(HelperClientError::Broken(format!(
+                "unexpected answer {other:?}"
+            ))),
+        }
+    }
+
     /// Turns this connection into a stream of states.
     pub async fn watch(mut self) -> Result<StateStream, HelperClientError> {
         write_frame(&mut self.stream, &Request::Watch).await?;

@@ -45,6 +45,8 @@ pub enum Request {
     Watch,
     /// The last lines OpenVPN printed (for diagnostics).
     OpenVpnLog,
+    /// Bytes through the tunnel, as OpenVPN's `>BYTECOUNT` last reported them.
+    Traffic,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -57,6 +59,10 @@ pub enum Reply {
     State(TunnelState),
     Log {
         lines: Vec<String>,
+    },
+    Traffic {
+        received: u64,
+        sent: u64,
     },
     Refused(HelperError),
 }

@@ -127,7 +127,11 @@ pub struct Helper {
 
 impl Helper {
     pub fn start(extra: &[&str]) -> Self {
-        let dir = tempfile::tempdir().expect("helper dir");
+        Self::start_in(tempfile::tempdir().expect("helper dir"), extra)
+    }
+
+    /// Starts a helper whose socket and state directory live in `dir`.
+    pub fn start_in(dir: tempfile::TempDir, extra: &[&str]) -> Self {
         let socket = dir.path().join("helper.sock");
         let child = Command::new("ip")
             .args(["netns", "exec", "pl-laptop"])
@@ -158,6 +162,15 @@ impl Helper {
 
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// Kills the helper with SIGKILL (no chance to clean up, as in a crash) and hands back its
+    /// directory, so a new helper can start where it left off.
+    pub fn crash(mut self) -> tempfile::TempDir {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let dir = tempfile::tempdir().expect("placeholder dir");
+        std::mem::replace(&mut self.dir, dir)
     }
 }
 

@@ -65,6 +65,20 @@ fn connect_proves_the_elastic_ip_and_disconnect_restores_the_laptop_address() {
         ELASTIC_IP,
         "through the VPN the echo sees the NAT's Elastic IP"
     );
+    // OpenVPN's byte counts arrive every 5 s; the first one within about that.
+    let deadline = Instant::now() + Duration::from_secs(12);
+    let mut text = String::new();
+    while Instant::now() < deadline {
+        text = vpn(&user, &helper, &["status"]).stdout();
+        if !text.contains("traffic: 0 bytes received") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    assert!(
+        text.contains("traffic: ") && !text.contains("traffic: 0 bytes received"),
+        "{text}"
+    );
     let status = vpn(&user, &helper, &["status", "--json"]).json();
     assert_eq!(status["schema"], "postern.vpn-status.v1");
     assert_eq!(status["state"], "connected");
@@ -568,4 +582,46 @@ fn a_real_sized_assertion_with_stock_openvpn_fails_saying_exactly_that() {
     run.assert_fails(VPN_FAILED, "the installed OpenVPN can pass at most 256");
     run.assert_fails(VPN_FAILED, "Install the AWS VPN Client");
     assert!(lab::tun_devices().is_empty());
+}
+
+#[test]
+fn a_restarted_helper_ends_the_tunnel_a_crashed_one_left_behind() {
+    let _turn = lab::take_turn();
+    let helper = Helper::start(&[]);
+    let profile = tempfile::NamedTempFile::new().unwrap();
+    lab::lab(&[
+        "profile",
+        "alice.lab.test",
+        profile.path().to_str().unwrap(),
+    ]);
+    let text = std::fs::read_to_string(profile.path()).unwrap();
+    let state = runtime().block_on(lab::connect_tunnel(&helper.socket(), &text));
+    assert!(state.is_connected(), "{state:?}");
+    let pid_file = helper.dir.path().join("state/openvpn.pid");
+    let openvpn: u32 = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+
+    let dir = helper.crash();
+    assert!(
+        Path::new(&format!("/proc/{openvpn}")).exists(),
+        "OpenVPN outlived the crashed helper"
+    );
+    assert!(!lab::tun_devices().is_empty());
+
+    let _second = Helper::start_in(dir, &[]);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while Instant::now() < deadline
+        && (Path::new(&format!("/proc/{openvpn}")).exists() || !lab::tun_devices().is_empty())
+    {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        !Path::new(&format!("/proc/{openvpn}")).exists(),
+        "the stale OpenVPN was ended"
+    );
+    assert!(lab::tun_devices().is_empty(), "its tun device is gone");
+    assert_eq!(lab::egress_address(), LAPTOP_IP);
 }
