@@ -14,6 +14,7 @@ pub mod paths;
 pub mod policy;
 pub mod posture;
 pub mod problem;
+pub mod session;
 pub mod vpn;
 
 pub use problem::{ExitCode, Problem};
