@@ -236,7 +236,7 @@ fn the_sign_in_prompt_is_part_of_the_state() {
         verification_uri: "https://device.sso/…".into(),
         user_code: Some("ABCD-EFGH".into()),
     });
-    let json = serde_json::to_value(&t.unwrap()).unwrap();
+    let json = serde_json::to_value(t.unwrap()).unwrap();
     assert_eq!(json["state"]["state"], "signing-in");
     assert_eq!(json["state"]["userCode"], "ABCD-EFGH");
     assert_eq!(json["cause"]["cause"], "sign-in-needed");
