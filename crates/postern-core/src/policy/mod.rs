@@ -5,6 +5,7 @@
 //! ([`crate::paths::system_policy_file`]), then the user's config dir. Validation keeps going
 //! after the first problem and reports every issue with line and column.
 
+pub mod access;
 mod countries;
 mod egress;
 mod posture;
@@ -32,6 +33,16 @@ pub struct OrgPolicy {
     pub egress: Option<crate::egress::EgressSettings>,
     /// `[posture]`, when the organization checks devices.
     pub posture: Option<crate::posture::PostureSettings>,
+    /// `[[access]]`: the accounts and roles Postern may vend, and on which conditions.
+    pub access: Vec<access::AccessRule>,
+}
+
+impl OrgPolicy {
+    pub fn access_rule(&self, account: &str, role: &str) -> Option<&access::AccessRule> {
+        self.access
+            .iter()
+            .find(|r| r.account == account && r.role == role)
+    }
 }
 
 /// `[identity_center]`: where employees sign in.
@@ -239,12 +250,34 @@ pub fn parse(text: &str) -> Result<OrgPolicy, Vec<Issue>> {
         t.finish(&mut d);
         section
     });
+    let sections = (posture.is_some(), egress.is_some());
+    let mut access: Vec<access::AccessRule> = Vec::new();
+    for mut t in root.tables(&mut d, "access") {
+        if let Some(rule) = access::read(&mut t, &mut d, sections) {
+            if access
+                .iter()
+                .any(|r| r.account == rule.account && r.role == rule.role)
+            {
+                d.at(
+                    t.span(),
+                    format!(
+                        "a second [[access]] entry for {} / {}",
+                        rule.account, rule.role
+                    ),
+                );
+            } else {
+                access.push(rule);
+            }
+        }
+        t.finish(&mut d);
+    }
     root.finish(&mut d);
     match identity_center {
         Some(identity_center) if d.issues.is_empty() => Ok(OrgPolicy {
             identity_center,
             egress,
             posture,
+            access,
         }),
         _ => Err(d.issues),
     }
@@ -513,7 +546,11 @@ x = 1
             all.contains("unknown key `typo` in [posture.linux]"),
             "{all}"
         );
-        assert_eq!(issues.len(), 6, "{all}");
+        assert!(
+            all.contains("17:1 a second [[access]] entry for 111122223333 / Developer"),
+            "{all}"
+        );
+        assert_eq!(issues.len(), 7, "{all}");
     }
 
     #[test]
@@ -533,6 +570,84 @@ x = 1
             p.windows.min_os_version.unwrap().to_string(),
             "10.0.19045.4000"
         );
+    }
+
+    #[test]
+    fn access_rules_are_validated_with_locations() {
+        let text = format!(
+            "{GOOD}\n[[access]]\naccount = \"1111\"\nrole = \"Dev ops\"\nrequire = [\"vpn\", \"egress\", \"magic\"]\nmax_duration = \"24h\"\nscope_down = \"arn:aws:iam::111122223333:user/x\"\n\n[[access]]\naccount = \"111122223333\"\nrole = \"Developer\"\n\n[[access]]\naccount = \"111122223333\"\nrole = \"Developer\"\n"
+        );
+        let issues = parse(&text).unwrap_err();
+        let all = issues
+            .iter()
+            .map(|i| format!("{}:{} {}", i.line, i.column, i.message))
+            .collect::<Vec<_>>()
+            .join("\n");
+        assert!(
+            all.contains("7:11 `access.account` must be a 12-digit"),
+            "{all}"
+        );
+        assert!(
+            all.contains("8:8 `access.role` must be an IAM role name"),
+            "{all}"
+        );
+        assert!(
+            all.contains("the `egress` gate needs an [egress] section"),
+            "{all}"
+        );
+        assert!(all.contains("unknown gate \"magic\""), "{all}");
+        assert!(all.contains("`access.max_duration` must be from"), "{all}");
+        assert!(
+            all.contains("`access.scope_down` must be an IAM role ARN"),
+            "{all}"
+        );
+        assert!(
+            all.contains("17:1 a second [[access]] entry for 111122223333 / Developer"),
+            "{all}"
+        );
+        assert_eq!(issues.len(), 7, "{all}");
+    }
+
+    #[test]
+    fn a_duplicate_access_entry_is_named() {
+        let text = format!(
+            "{GOOD}\n[egress]\nnat_addresses = [\"203.0.113.10\"]\n[posture]\n[[access]]\naccount = \"111122223333\"\nrole = \"Developer\"\n[[access]]\naccount = \"111122223333\"\nrole = \"Developer\"\n"
+        );
+        let issues = parse(&text).unwrap_err();
+        assert_eq!(issues.len(), 1, "{issues:?}");
+        assert!(
+            issues[0]
+                .message
+                .contains("a second [[access]] entry for 111122223333 / Developer")
+        );
+        assert_eq!(issues[0].line, 12, "the second entry's header");
+    }
+
+    #[test]
+    fn access_rules_parse_with_defaults() {
+        let text = format!(
+            "{GOOD}\n[egress]\nnat_addresses = [\"203.0.113.10\"]\n[posture]\n[[access]]\naccount = \"111122223333\"\nrole = \"Developer\"\nscope_down = \"arn:aws:iam::111122223333:role/PosternScoped\"\n[[access]]\naccount = \"444455556666\"\nrole = \"ReadOnly\"\nrequire = [\"vpn\"]\nmax_duration = \"15m\"\n"
+        );
+        let p = parse(&text).unwrap();
+        assert_eq!(p.access.len(), 2);
+        let dev = p.access_rule("111122223333", "Developer").unwrap();
+        assert_eq!(
+            dev.require,
+            vec![
+                access::Gate::Posture,
+                access::Gate::Vpn,
+                access::Gate::Egress
+            ]
+        );
+        assert_eq!(dev.max_duration, std::time::Duration::from_secs(3600));
+        assert!(dev.scope_down.is_some());
+        assert_eq!(
+            p.access_rule("444455556666", "ReadOnly")
+                .unwrap()
+                .max_duration,
+            std::time::Duration::from_secs(900)
+        );
+        assert!(p.access_rule("444455556666", "Admin").is_none());
     }
 
     #[test]

@@ -201,6 +201,36 @@ impl<'a, 'i> Table<'a, 'i> {
         }
     }
 
+    /// An array of tables (`[[access]]`).
+    pub(crate) fn tables(&mut self, d: &mut Diagnostics, key: &str) -> Vec<Table<'a, 'i>> {
+        let Some(value) = self.get(key) else {
+            return Vec::new();
+        };
+        let DeValue::Array(items) = value.get_ref() else {
+            self.wrong_type(d, key, value, "an array of tables ([[...]])");
+            return Vec::new();
+        };
+        let name = self.qualified(key);
+        items
+            .iter()
+            .filter_map(|item| match item.get_ref() {
+                DeValue::Table(t) => Some(Table {
+                    table: t,
+                    span: item.span(),
+                    name: name.clone(),
+                    used: BTreeSet::new(),
+                }),
+                other => {
+                    d.at(
+                        item.span(),
+                        format!("`{name}` must hold tables, found {}", other.type_str()),
+                    );
+                    None
+                }
+            })
+            .collect()
+    }
+
     /// Reports every key nobody asked for: typos are the commonest policy error.
     pub(crate) fn finish(self, d: &mut Diagnostics) {
         for (key, _) in self.table.iter() {
