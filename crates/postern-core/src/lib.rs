@@ -7,6 +7,7 @@
 //!   the portal (accounts, roles, role credentials);
 //! - [`problem`]: the one vocabulary of user-facing failures and documented exit codes.
 
+pub mod credentials;
 pub mod egress;
 pub mod identity;
 mod loopback;
