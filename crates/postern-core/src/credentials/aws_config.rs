@@ -193,7 +193,7 @@ pub fn merge(
             }
         }
     }
-    replacements.sort_by(|a, b| b.0.cmp(&a.0));
+    replacements.sort_by_key(|r| std::cmp::Reverse(r.0));
     for (start, end, replacement) in replacements {
         out.replace_range(start..end, &replacement);
     }
