@@ -12,10 +12,10 @@ BIN = pathlib.Path(os.environ.get("POSTERN_BIN_DIR", ROOT / "target" / "debug"))
 
 
 class Emulator:
-    def __init__(self, start_url):
+    def __init__(self, start_url, *extra):
         self.start_url = start_url
         self.proc = subprocess.Popen(
-            [str(BIN / "postern-idc-emulator"), "--start-url", start_url, "--lifetime", "300"],
+            [str(BIN / "postern-idc-emulator"), "--start-url", start_url, "--lifetime", "300", *extra],
             stdout=subprocess.PIPE, text=True)
         banner = self.proc.stdout.readline().strip()
         assert banner.startswith("listening "), banner
@@ -52,3 +52,17 @@ def emulator(request):
     e = Emulator(f"https://{request.node.name.replace('_', '-')[:40]}.awsapps.com/start")
     yield e
     e.stop()
+
+
+@pytest.fixture
+def emulator_factory(request):
+    """Emulators with extra arguments (for example --nat-address), stopped after the test."""
+    started = []
+
+    def start(*extra):
+        e = Emulator(f"https://{request.node.name.replace('_', '-')[:30]}-{len(started)}.awsapps.com/start", *extra)
+        started.append(e)
+        return e
+    yield start
+    for e in started:
+        e.stop()

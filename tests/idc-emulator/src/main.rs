@@ -17,6 +17,7 @@ mod oidc;
 mod pages;
 mod portal;
 mod state;
+mod sts;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -46,6 +47,10 @@ struct Args {
     /// The name of the (only) user who approves sign-ins.
     #[arg(long, default_value = "alice")]
     user: String,
+    /// The NAT gateways' addresses (CIDRs): STS calls from any other source address are denied,
+    /// as the organization's `aws:SourceIp` policy does. Repeat for several.
+    #[arg(long = "nat-address")]
+    nat_addresses: Vec<ipnet::IpNet>,
     /// Seconds after which the emulator exits by itself (tests never leave it behind).
     #[arg(long, default_value_t = 3600)]
     lifetime: u64,
@@ -65,10 +70,14 @@ async fn main() -> std::io::Result<()> {
         start_url: args.start_url,
         public_url,
         user: args.user,
+        nat_addresses: args.nat_addresses,
     }));
     println!("listening http://{addr}");
     let app = router(emulator);
-    let serve = axum::serve(listener, app);
+    let serve = axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    );
     tokio::select! {
         r = serve => r,
         _ = tokio::time::sleep(Duration::from_secs(args.lifetime)) => Ok(()),
@@ -99,6 +108,8 @@ fn router(emulator: Arc<Emulator>) -> Router {
         .route("/assignment/roles", get(portal::list_account_roles))
         .route("/federation/credentials", get(portal::get_role_credentials))
         .route("/logout", post(portal::logout))
+        // STS (query protocol: POST / with Action=…)
+        .route("/", post(sts::handle))
         .layer(middleware::from_fn_with_state(emulator.clone(), faults))
         // Test controls, never subject to faults
         .route(

@@ -140,17 +140,17 @@ pub async fn get_role_credentials(
             random_from(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", 16)
         ),
         secret_access_key: random(40),
+        session_token: format!("IQoJb3JpZ2luX2VjE{}", random(300)),
         account_id: account_id.to_string(),
         role_name: role.to_string(),
         user: e.settings.user.clone(),
         expiration_ms: (now() + m.knobs.role_credentials_ttl_secs) * 1000,
     };
-    let session_token = format!("IQoJb3JpZ2luX2VjE{}", random(300));
     m.credentials.push(issued.clone());
     Json(json!({"roleCredentials": {
         "accessKeyId": issued.access_key_id,
         "secretAccessKey": issued.secret_access_key,
-        "sessionToken": session_token,
+        "sessionToken": issued.session_token,
         "expiration": issued.expiration_ms,
     }}))
     .into_response()

@@ -15,6 +15,8 @@ pub struct Settings {
     pub start_url: String,
     pub public_url: String,
     pub user: String,
+    /// The NAT's addresses: STS calls from anywhere else are denied (empty: no perimeter).
+    pub nat_addresses: Vec<ipnet::IpNet>,
 }
 
 /// Fault and timing knobs, settable at run time with `POST /_emulator/knobs` (partial JSON).
@@ -74,6 +76,8 @@ pub struct Stats {
     pub get_role_credentials: u32,
     pub logout: u32,
     pub slow_down_sent: u32,
+    pub sts_calls: u32,
+    pub sts_denied: u32,
 }
 
 pub struct Client {
@@ -125,6 +129,8 @@ pub struct IssuedCredentials {
     pub access_key_id: String,
     #[serde(skip)]
     pub secret_access_key: String,
+    #[serde(skip)]
+    pub session_token: String,
     pub account_id: String,
     pub role_name: String,
     pub user: String,
