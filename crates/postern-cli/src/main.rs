@@ -6,6 +6,7 @@ mod egress;
 mod identity;
 mod output;
 mod posture;
+mod session;
 mod vpn;
 
 use std::path::PathBuf;
@@ -40,6 +41,20 @@ enum Command {
     Whoami(identity::JsonArg),
     /// List the AWS accounts and roles you may use.
     Accounts(identity::JsonArg),
+    /// Run the per-user agent that keeps the session (the desktop app does this when it runs).
+    Agent(session::AgentArgs),
+    /// Sign in if needed, check the device, bring the VPN up, prove the egress, then serve
+    /// credentials for this account and role.
+    Connect(session::ConnectArgs),
+    /// Withdraw the credentials and take the VPN down.
+    Disconnect,
+    /// The session's state and why.
+    Status(session::StatusArgs),
+    /// credential_process: print the credentials while the gate is open, else why not.
+    Credentials(session::CredentialsArgs),
+    /// The AWS CLI profiles that use `postern credentials`.
+    #[command(subcommand, name = "aws-config")]
+    AwsConfig(AwsConfigCommand),
     /// Check this device against the company's requirements (OS, disk, firewall, agents…).
     Posture(identity::JsonArg),
     /// Check where this device's traffic leaves the network, against the company NAT.
@@ -50,6 +65,15 @@ enum Command {
     /// Work with the organization policy file.
     #[command(subcommand)]
     Policy(PolicyCommand),
+}
+
+#[derive(Subcommand)]
+enum AwsConfigCommand {
+    /// Add (or update) one [profile] per allowed account and role in ~/.aws/config.
+    Install {
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -97,6 +121,12 @@ impl Command {
             | Command::Posture(a) => a.json,
             Command::Policy(PolicyCommand::Validate { json, .. }) => *json,
             Command::Vpn(v) => v.wants_json(),
+            Command::AwsConfig(AwsConfigCommand::Install { json }) => *json,
+            Command::Agent(_)
+            | Command::Connect(_)
+            | Command::Disconnect
+            | Command::Status(_)
+            | Command::Credentials(_) => false,
         }
     }
 }
@@ -111,6 +141,14 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Vpn(v) => vpn::run(v).await,
         Command::Egress(a) => egress::run(cli.policy.as_deref(), a.json).await,
         Command::Posture(a) => posture::run(cli.policy.as_deref(), a.json).await,
+        Command::Agent(a) => session::run_agent(cli.policy.as_deref(), a).await,
+        Command::Connect(a) => session::connect(a).await,
+        Command::Disconnect => session::disconnect().await,
+        Command::Status(a) => session::status(a).await,
+        Command::Credentials(a) => session::credentials(a).await,
+        Command::AwsConfig(AwsConfigCommand::Install { json }) => {
+            session::aws_config_install(cli.policy.as_deref(), json).await
+        }
     }
 }
 

@@ -33,3 +33,15 @@ pub fn user_state_dir() -> PathBuf {
 pub fn aws_dir() -> Option<PathBuf> {
     dirs::home_dir().map(|h| h.join(".aws"))
 }
+
+/// The per-user agent's socket: `$POSTERN_AGENT_SOCKET`, else `$XDG_RUNTIME_DIR/postern/agent.sock`,
+/// else the state directory. Its directory is the user's only (0700).
+pub fn agent_socket() -> PathBuf {
+    if let Some(p) = std::env::var_os("POSTERN_AGENT_SOCKET").filter(|v| !v.is_empty()) {
+        return PathBuf::from(p);
+    }
+    dirs::runtime_dir()
+        .map(|d| d.join("postern"))
+        .unwrap_or_else(user_state_dir)
+        .join("agent.sock")
+}

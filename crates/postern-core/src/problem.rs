@@ -38,6 +38,12 @@ pub enum ExitCode {
     EgressMismatch = 13,
     /// The public address could not be determined (echoes silent, lying or disagreeing).
     EgressUndetermined = 14,
+    /// Not connected: no session serves credentials now (run `postern connect`).
+    NotConnected = 15,
+    /// The per-user agent is not running or is another version.
+    AgentUnavailable = 16,
+    /// The policy does not allow this account and role.
+    AccessNotAllowed = 17,
 }
 
 impl ExitCode {

@@ -4,6 +4,7 @@
 //! first exchange is `Hello { protocol_version }` → `Welcome` (or `Refused(ProtocolMismatch)`).
 //! Errors cross as typed causes, never as bare strings.
 
+pub mod agent;
 pub mod client;
 
 use postern_core::vpn::tunnel::{TunnelFailure, TunnelState};

@@ -8,13 +8,13 @@
 
 use std::net::IpAddr;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::vpn::tunnel::{TunnelFailure, TunnelState};
 
 /// What Connect is asked to reach.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Target {
     pub profile: String,
@@ -22,7 +22,7 @@ pub struct Target {
     pub role: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(
     tag = "state",
     rename_all = "kebab-case",
@@ -87,7 +87,7 @@ impl SessionState {
 }
 
 /// Why the state changed: one sentence for people, one next step, and a stable code.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(
     tag = "cause",
     rename_all = "kebab-case",
@@ -126,6 +126,26 @@ pub enum Cause {
 }
 
 impl Cause {
+    /// The exit code a CLI door ends with when a session stops for this cause.
+    pub fn exit_code(&self) -> crate::ExitCode {
+        use crate::ExitCode as E;
+        match self {
+            Cause::ConnectRequested | Cause::AllGatesOpen | Cause::UserDisconnected => {
+                E::NotConnected
+            }
+            Cause::SignInNeeded => E::NotSignedIn,
+            Cause::SignInFailed { .. } => E::SignInFailed,
+            Cause::PostureFailed { .. } => E::NonCompliant,
+            Cause::PostureUnknown { .. } => E::PostureUnknown,
+            Cause::VpnFailed { .. } | Cause::VpnReconnecting { .. } | Cause::VpnLost => {
+                E::VpnFailed
+            }
+            Cause::EgressMismatch { .. } => E::EgressMismatch,
+            Cause::EgressUndetermined { .. } => E::EgressUndetermined,
+            Cause::CredentialsExpired => E::NotConnected,
+        }
+    }
+
     pub fn sentence(&self) -> String {
         match self {
             Cause::ConnectRequested => "Connecting.".into(),
@@ -221,7 +241,7 @@ pub enum Action {
 }
 
 /// A change of state, as the tray, the window and notifications receive it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Transition {
     pub state: SessionState,

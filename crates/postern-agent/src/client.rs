@@ -1,0 +1,165 @@
+//! The user side of the agent connection (CLI, credential_process).
+
+use std::path::Path;
+
+use postern_core::session::Transition;
+use postern_core::{ExitCode, Problem};
+use postern_ipc::agent::{AGENT_PROTOCOL_VERSION, AgentError, AgentReply, AgentRequest};
+use postern_ipc::{read_frame, write_frame};
+use tokio::net::UnixStream;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AgentClientError {
+    #[error("The Postern agent is not running (nothing listens at {path}).")]
+    NotRunning { path: String },
+    #[error(transparent)]
+    Refused(#[from] AgentError),
+    #[error("The connection to the Postern agent failed: {0}.")]
+    Broken(String),
+}
+
+impl Problem for AgentClientError {
+    fn exit_code(&self) -> ExitCode {
+        match self {
+            AgentClientError::Refused(AgentError::NotReady { cause: Some(c), .. }) => c.exit_code(),
+            AgentClientError::Refused(AgentError::NotReady { .. }) => ExitCode::NotConnected,
+            AgentClientError::Refused(AgentError::AccessNotAllowed { .. }) => {
+                ExitCode::AccessNotAllowed
+            }
+            AgentClientError::Refused(AgentError::BadRequest { .. }) => ExitCode::BadInput,
+            _ => ExitCode::AgentUnavailable,
+        }
+    }
+
+    fn next_step(&self) -> String {
+        match self {
+            AgentClientError::NotRunning { .. } => "Start the Postern app (or `postern agent`), then connect.".into(),
+            AgentClientError::Refused(AgentError::NotReady { cause: Some(c), .. }) if !c.next_step().is_empty() => c.next_step(),
+            AgentClientError::Refused(AgentError::NotReady { .. }) => "Run `postern connect` (or click Connect in the Postern app).".into(),
+            AgentClientError::Refused(AgentError::AccessNotAllowed { .. }) => "Pick an account and role your company allows (`postern accounts`), or ask your IT department.".into(),
+            AgentClientError::Refused(AgentError::ProtocolMismatch { .. }) => "Restart the Postern app so the agent and this command are the same version.".into(),
+            _ => "Restart the Postern app (or `postern agent`) and try again.".into(),
+        }
+    }
+}
+
+pub struct AgentClient {
+    stream: UnixStream,
+}
+
+impl AgentClient {
+    pub async fn connect(path: &Path) -> Result<Self, AgentClientError> {
+        let mut stream =
+            UnixStream::connect(path)
+                .await
+                .map_err(|_| AgentClientError::NotRunning {
+                    path: path.display().to_string(),
+                })?;
+        let sent = write_frame(
+            &mut stream,
+            &AgentRequest::Hello {
+                protocol_version: AGENT_PROTOCOL_VERSION,
+            },
+        )
+        .await;
+        match read_frame::<_, AgentReply>(&mut stream).await {
+            Ok(AgentReply::Welcome { .. }) => Ok(Self { stream }),
+            Ok(AgentReply::Refused(e)) => Err(e.into()),
+            Ok(other) => Err(AgentClientError::Broken(format!(
+                "unexpected answer {other:?}"
+            ))),
+            Err(e) => Err(AgentClientError::Broken(
+                sent.err()
+                    .map(|s| s.to_string())
+                    .unwrap_or_else(|| e.to_string()),
+            )),
+        }
+    }
+
+    async fn ask(&mut self, request: &AgentRequest) -> Result<AgentReply, AgentClientError> {
+        write_frame(&mut self.stream, request)
+            .await
+            .map_err(|e| AgentClientError::Broken(e.to_string()))?;
+        match read_frame::<_, AgentReply>(&mut self.stream).await {
+            Ok(AgentReply::Refused(e)) => Err(e.into()),
+            Ok(reply) => Ok(reply),
+            Err(e) => Err(AgentClientError::Broken(e.to_string())),
+        }
+    }
+
+    async fn ask_session(
+        &mut self,
+        request: &AgentRequest,
+    ) -> Result<Transition, AgentClientError> {
+        match self.ask(request).await? {
+            AgentReply::Session { transition } => Ok(transition),
+            other => Err(AgentClientError::Broken(format!(
+                "unexpected answer {other:?}"
+            ))),
+        }
+    }
+
+    pub async fn connect_session(
+        &mut self,
+        profile: Option<String>,
+        account: &str,
+        role: &str,
+    ) -> Result<Transition, AgentClientError> {
+        self.ask_session(&AgentRequest::Connect {
+            profile,
+            account: account.into(),
+            role: role.into(),
+        })
+        .await
+    }
+
+    pub async fn disconnect(&mut self) -> Result<Transition, AgentClientError> {
+        self.ask_session(&AgentRequest::Disconnect).await
+    }
+
+    pub async fn status(&mut self) -> Result<Transition, AgentClientError> {
+        self.ask_session(&AgentRequest::Status).await
+    }
+
+    pub async fn credentials(
+        &mut self,
+        account: &str,
+        role: &str,
+    ) -> Result<String, AgentClientError> {
+        match self
+            .ask(&AgentRequest::Credentials {
+                account: account.into(),
+                role: role.into(),
+            })
+            .await?
+        {
+            AgentReply::Credentials { document } => Ok(document),
+            other => Err(AgentClientError::Broken(format!(
+                "unexpected answer {other:?}"
+            ))),
+        }
+    }
+
+    /// Every transition from now on.
+    pub async fn watch(mut self) -> Result<Transitions, AgentClientError> {
+        write_frame(&mut self.stream, &AgentRequest::Watch)
+            .await
+            .map_err(|e| AgentClientError::Broken(e.to_string()))?;
+        Ok(Transitions {
+            stream: self.stream,
+        })
+    }
+}
+
+pub struct Transitions {
+    stream: UnixStream,
+}
+
+impl Transitions {
+    pub async fn next(&mut self) -> Option<Transition> {
+        match read_frame::<_, AgentReply>(&mut self.stream).await {
+            Ok(AgentReply::Session { transition }) => Some(transition),
+            _ => None,
+        }
+    }
+}

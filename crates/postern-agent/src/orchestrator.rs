@@ -1,0 +1,523 @@
+//! Runs the session: feeds observations to the state machine and carries out its actions.
+//! Long work (sign-in, posture, egress, portal calls) runs in tasks that report back as events,
+//! so a request for credentials is answered at once whatever is in progress.
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use postern_core::credentials::VendedCredentials;
+use postern_core::egress::{self, CountryDatabase, Verdict};
+use postern_core::identity::{
+    DeviceCodePrompt, Identity, IdentityError, KeyringStore, SignInMethod, SignInOptions,
+    SignInPresenter,
+};
+use postern_core::policy::OrgPolicy;
+use postern_core::policy::access::{AccessRule, Gate};
+use postern_core::posture::{self, PostureReport, Status};
+use postern_core::session::{Action, Cause, Event, Session, SessionState, Target, Transition};
+use postern_core::vpn::ProfileStore;
+use postern_core::vpn::tunnel::{TunnelFailure, TunnelState};
+use postern_ipc::agent::AgentError;
+use postern_ipc::client::HelperClient;
+use time::OffsetDateTime;
+use tokio::sync::{mpsc, oneshot, watch};
+
+pub struct AgentConfig {
+    pub policy: OrgPolicy,
+    pub helper_socket: PathBuf,
+    pub profiles: PathBuf,
+    pub state_dir: PathBuf,
+    pub aws_dir: Option<PathBuf>,
+    /// Open the browser for sign-in (false on a headless machine: the code is shown instead).
+    pub open_browser: bool,
+}
+
+/// What the orchestrator's own tasks report back.
+enum Incoming {
+    Session(Event),
+    /// Role credentials from the portal, to serve once the session says Ready.
+    Vended(VendedCredentials, OffsetDateTime),
+}
+
+pub(crate) enum Command {
+    Connect {
+        profile: Option<String>,
+        account: String,
+        role: String,
+        reply: oneshot::Sender<Result<(), AgentError>>,
+    },
+    Disconnect,
+    Credentials {
+        account: String,
+        role: String,
+        reply: oneshot::Sender<Result<String, AgentError>>,
+    },
+}
+
+/// The handle the socket server uses.
+#[derive(Clone)]
+pub(crate) struct Handle {
+    pub commands: mpsc::Sender<Command>,
+    pub transitions: watch::Receiver<Transition>,
+}
+
+struct Orchestrator {
+    config: Arc<AgentConfig>,
+    identity: Arc<Identity>,
+    session: Session,
+    rule: Option<AccessRule>,
+    credentials: Option<VendedCredentials>,
+    events: mpsc::Sender<Incoming>,
+    transitions: watch::Sender<Transition>,
+    /// Forwards the helper's tunnel states while a tunnel is ours.
+    tunnel_watch: Option<tokio::task::JoinHandle<()>>,
+}
+
+pub(crate) fn start(config: AgentConfig) -> Result<Handle, String> {
+    let identity = Identity::new(
+        &config.policy.identity_center,
+        Arc::new(KeyringStore),
+        config.state_dir.clone(),
+        config.aws_dir.clone(),
+    )
+    .map_err(|e| e.to_string())?;
+    let (commands, command_rx) = mpsc::channel(16);
+    let (events, event_rx) = mpsc::channel(64);
+    let initial = Transition {
+        state: SessionState::Idle,
+        cause: Cause::UserDisconnected,
+        at: OffsetDateTime::now_utc(),
+    };
+    let (transitions, transition_rx) = watch::channel(initial);
+    let orchestrator = Orchestrator {
+        config: Arc::new(config),
+        identity: Arc::new(identity),
+        session: Session::default(),
+        rule: None,
+        credentials: None,
+        events,
+        transitions,
+        tunnel_watch: None,
+    };
+    tokio::spawn(orchestrator.run(command_rx, event_rx));
+    Ok(Handle {
+        commands,
+        transitions: transition_rx,
+    })
+}
+
+struct ChannelPresenter(mpsc::Sender<Incoming>);
+
+impl SignInPresenter for ChannelPresenter {
+    fn device_code(&self, p: &DeviceCodePrompt) {
+        let _ = self.0.try_send(Incoming::Session(Event::SignInNeeded {
+            verification_uri: p
+                .verification_uri_complete
+                .clone()
+                .unwrap_or_else(|| p.verification_uri.clone()),
+            user_code: Some(p.user_code.clone()),
+        }));
+    }
+
+    fn browser(&self, url: &url::Url, _opened: bool) {
+        let _ = self.0.try_send(Incoming::Session(Event::SignInNeeded {
+            verification_uri: url.to_string(),
+            user_code: None,
+        }));
+    }
+}
+
+/// Sends an event to the session from a task.
+async fn report(events: &mpsc::Sender<Incoming>, event: Event) {
+    let _ = events.send(Incoming::Session(event)).await;
+}
+
+fn compliant() -> PostureReport {
+    PostureReport {
+        status: Status::Compliant,
+        checks: vec![],
+        taken_at: OffsetDateTime::now_utc(),
+        elapsed_ms: 0,
+    }
+}
+
+impl Orchestrator {
+    fn requires(&self, gate: Gate) -> bool {
+        self.rule
+            .as_ref()
+            .is_some_and(|r| r.require.contains(&gate))
+    }
+
+    async fn run(
+        mut self,
+        mut commands: mpsc::Receiver<Command>,
+        mut events: mpsc::Receiver<Incoming>,
+    ) {
+        let mut monitor = self.config.policy.posture.as_ref().map(|p| {
+            posture::monitor::Watch::new(
+                p.interval,
+                std::time::Instant::now(),
+                std::time::SystemTime::now(),
+                posture::monitor::network_signature(),
+            )
+        });
+        loop {
+            let expiry = self.credentials.as_ref().map(|c| c.expiration);
+            tokio::select! {
+                Some(command) = commands.recv() => self.command(command).await,
+                Some(incoming) = events.recv() => match incoming {
+                    Incoming::Session(event) => self.apply(event).await,
+                    Incoming::Vended(credentials, expires_at) => {
+                        self.credentials = Some(credentials);
+                        // The machine discards them (WithdrawCredentials) unless it asked for them.
+                        self.apply(Event::CredentialsIssued { expires_at }).await;
+                    }
+                },
+                _ = sleep_until(expiry), if expiry.is_some() => {
+                    self.apply(Event::CredentialsExpired).await;
+                }
+                trigger = next_trigger(&mut monitor), if self.session.state().serves_credentials() || matches!(self.session.state(), SessionState::Degraded { .. }) => {
+                    let _ = trigger;
+                    // Look again at the device, and at the way out when the network changed.
+                    self.spawn_posture();
+                    if self.requires(Gate::Egress) {
+                        self.spawn_egress();
+                    }
+                }
+                else => return,
+            }
+        }
+    }
+
+    async fn command(&mut self, command: Command) {
+        match command {
+            Command::Connect {
+                profile,
+                account,
+                role,
+                reply,
+            } => {
+                let Some(rule) = self.config.policy.access_rule(&account, &role).cloned() else {
+                    let _ = reply.send(Err(AgentError::AccessNotAllowed { account, role }));
+                    return;
+                };
+                let profile = match profile {
+                    Some(p) => p,
+                    None => match ProfileStore::new(
+                        self.config.profiles.clone(),
+                        Arc::new(KeyringStore),
+                    )
+                    .list()
+                    {
+                        Ok(list) if list.len() == 1 => list[0].name.clone(),
+                        Ok(list) if list.is_empty() && !rule.require.contains(&Gate::Vpn) => {
+                            String::new()
+                        }
+                        _ => {
+                            let _ = reply.send(Err(AgentError::BadRequest { detail: "Name the VPN profile to use (postern connect PROFILE …); `postern vpn list` shows them.".into() }));
+                            return;
+                        }
+                    },
+                };
+                self.rule = Some(rule);
+                let _ = reply.send(Ok(()));
+                self.apply(Event::ConnectRequested(Target {
+                    profile,
+                    account,
+                    role,
+                }))
+                .await;
+            }
+            Command::Disconnect => self.apply(Event::DisconnectRequested).await,
+            Command::Credentials {
+                account,
+                role,
+                reply,
+            } => {
+                let answer = match (&self.credentials, self.session.state()) {
+                    (Some(c), state)
+                        if state.serves_credentials() && c.account == account && c.role == role =>
+                    {
+                        Ok(c.credential_process_json())
+                    }
+                    (_, state) => {
+                        let cause = match state {
+                            SessionState::Blocked { cause }
+                            | SessionState::Degraded { cause, .. } => Some(cause.clone()),
+                            SessionState::Ready { target, .. } => Some(Cause::AllGatesOpen)
+                                .filter(|_| target.account == account && target.role == role)
+                                .or(None),
+                            _ => None,
+                        };
+                        Err(AgentError::NotReady {
+                            state: state.clone(),
+                            cause,
+                        })
+                    }
+                };
+                let _ = reply.send(answer);
+            }
+        }
+    }
+
+    async fn apply(&mut self, event: Event) {
+        let (transition, action) = self.session.apply(event);
+        if let Some(t) = transition {
+            self.transitions.send_replace(t);
+        }
+        self.act(action).await;
+    }
+
+    async fn act(&mut self, action: Action) {
+        match action {
+            Action::Nothing => {}
+            Action::SignIn => self.spawn_sign_in(),
+            Action::CheckPosture => self.spawn_posture(),
+            Action::ConnectVpn(profile) => self.connect_vpn(profile).await,
+            Action::CheckEgress => self.spawn_egress(),
+            Action::IssueCredentials => self.spawn_vending(),
+            Action::WithdrawCredentials => self.credentials = None,
+            Action::DisconnectVpn => {
+                self.credentials = None;
+                if let Some(w) = self.tunnel_watch.take() {
+                    w.abort();
+                }
+                let (socket, events, vpn) = (
+                    self.config.helper_socket.clone(),
+                    self.events.clone(),
+                    self.requires(Gate::Vpn),
+                );
+                tokio::spawn(async move {
+                    if vpn
+                        && let Ok(mut helper) =
+                            HelperClient::connect(&socket, "postern-agent").await
+                    {
+                        let _ = helper.disconnect().await;
+                    }
+                    report(&events, Event::Disconnected).await;
+                });
+            }
+        }
+    }
+
+    fn spawn_sign_in(&self) {
+        let (identity, events, open_browser) = (
+            self.identity.clone(),
+            self.events.clone(),
+            self.config.open_browser,
+        );
+        tokio::spawn(async move {
+            let event = match identity.access_token().await {
+                Ok(_) => Event::SignedIn,
+                Err(
+                    IdentityError::NotSignedIn { .. }
+                    | IdentityError::SessionEnded { .. }
+                    | IdentityError::ClientRejected { .. },
+                ) => {
+                    let options = SignInOptions {
+                        method: SignInMethod::DeviceCode,
+                        open_browser,
+                        ..SignInOptions::default()
+                    };
+                    match identity
+                        .sign_in(&options, &ChannelPresenter(events.clone()))
+                        .await
+                    {
+                        Ok(_) => Event::SignedIn,
+                        Err(e) => Event::SignInFailed(e.to_string()),
+                    }
+                }
+                Err(e) => Event::SignInFailed(e.to_string()),
+            };
+            report(&events, event).await;
+        });
+    }
+
+    fn spawn_posture(&self) {
+        let events = self.events.clone();
+        let requirements = self
+            .config
+            .policy
+            .posture
+            .as_ref()
+            .filter(|_| self.requires(Gate::Posture))
+            .map(|p| p.for_this_os().clone());
+        tokio::spawn(async move {
+            let report = match requirements {
+                Some(req) => tokio::task::spawn_blocking(move || posture::check(&req))
+                    .await
+                    .unwrap_or_else(|_| compliant()),
+                None => compliant(),
+            };
+            let _ = events.send(Incoming::Session(Event::Posture(report))).await;
+        });
+    }
+
+    async fn connect_vpn(&mut self, profile: String) {
+        if !self.requires(Gate::Vpn) {
+            report(
+                &self.events,
+                Event::Tunnel(TunnelState::Connected {
+                    profile,
+                    tunnel_ip: String::new(),
+                    endpoint_ip: String::new(),
+                }),
+            )
+            .await;
+            return;
+        }
+        let store = ProfileStore::new(self.config.profiles.clone(), Arc::new(KeyringStore));
+        let events = self.events.clone();
+        let failed = |message: String| {
+            Event::Tunnel(TunnelState::Failed {
+                profile: profile.clone(),
+                cause: TunnelFailure::Fatal { message },
+            })
+        };
+        let text = match store.load(&profile) {
+            Ok(p) => p.render(true),
+            Err(e) => {
+                report(&events, failed(e.to_string())).await;
+                return;
+            }
+        };
+        let socket = self.config.helper_socket.clone();
+        if let Some(w) = self.tunnel_watch.take() {
+            w.abort();
+        }
+        self.tunnel_watch = Some(tokio::spawn(async move {
+            let mut control = match HelperClient::connect(&socket, "postern-agent").await {
+                Ok(c) => c,
+                Err(e) => {
+                    report(
+                        &events,
+                        Event::Tunnel(TunnelState::Failed {
+                            profile: profile.clone(),
+                            cause: TunnelFailure::Fatal {
+                                message: e.to_string(),
+                            },
+                        }),
+                    )
+                    .await;
+                    return;
+                }
+            };
+            if let Err(e) = control.connect_tunnel(&profile, &text).await {
+                let cause = match e {
+                    postern_ipc::client::HelperClientError::Refused(
+                        postern_ipc::HelperError::Tunnel { failure },
+                    ) => failure,
+                    other => TunnelFailure::Fatal {
+                        message: other.to_string(),
+                    },
+                };
+                report(
+                    &events,
+                    Event::Tunnel(TunnelState::Failed {
+                        profile: profile.clone(),
+                        cause,
+                    }),
+                )
+                .await;
+                return;
+            }
+            let Ok(watch) = HelperClient::connect(&socket, "postern-agent").await else {
+                return;
+            };
+            let Ok(mut states) = watch.watch().await else {
+                return;
+            };
+            while let Some(state) = states.next().await {
+                if events
+                    .send(Incoming::Session(Event::Tunnel(state)))
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+            }
+            // The helper went away: the tunnel cannot be trusted.
+            report(
+                &events,
+                Event::Tunnel(TunnelState::Failed {
+                    profile,
+                    cause: TunnelFailure::Fatal {
+                        message: "the VPN helper stopped".into(),
+                    },
+                }),
+            )
+            .await;
+        }));
+    }
+
+    fn spawn_egress(&self) {
+        let events = self.events.clone();
+        let settings = self
+            .config
+            .policy
+            .egress
+            .clone()
+            .filter(|_| self.requires(Gate::Egress));
+        tokio::spawn(async move {
+            let verdict = match settings {
+                Some(settings) => {
+                    let countries = settings
+                        .geoip_database
+                        .as_ref()
+                        .and_then(|p| CountryDatabase::open(p).ok());
+                    egress::check(&settings, countries.as_ref()).await.verdict
+                }
+                // The rule does not require egress: nothing to prove.
+                None => Verdict::Match {
+                    address: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+                    nat: "0.0.0.0/0".parse().expect("literal"),
+                    country: None,
+                },
+            };
+            report(&events, Event::Egress(verdict)).await;
+        });
+    }
+
+    fn spawn_vending(&self) {
+        let Some(rule) = self.rule.clone() else {
+            return;
+        };
+        let (identity, events) = (self.identity.clone(), self.events.clone());
+        tokio::spawn(async move {
+            match identity.role_credentials(&rule.account, &rule.role).await {
+                Ok(c) => {
+                    // Never longer than the policy allows for this role.
+                    let expires_at = c
+                        .expiration
+                        .min(OffsetDateTime::now_utc() + rule.max_duration);
+                    let vended = VendedCredentials {
+                        account: rule.account.clone(),
+                        role: rule.role.clone(),
+                        access_key_id: c.access_key_id,
+                        secret_access_key: c.secret_access_key,
+                        session_token: c.session_token,
+                        expiration: expires_at,
+                    };
+                    let _ = events.send(Incoming::Vended(vended, expires_at)).await;
+                }
+                Err(e) => report(&events, Event::SignInFailed(e.to_string())).await,
+            }
+        });
+    }
+}
+
+async fn sleep_until(at: Option<OffsetDateTime>) {
+    let left = at
+        .map(|t| (t - OffsetDateTime::now_utc()).whole_milliseconds().max(0) as u64)
+        .unwrap_or(u64::MAX / 4);
+    tokio::time::sleep(Duration::from_millis(left)).await;
+}
+
+async fn next_trigger(monitor: &mut Option<posture::monitor::Watch>) -> posture::monitor::Trigger {
+    match monitor {
+        Some(m) => m.next().await,
+        None => std::future::pending().await,
+    }
+}

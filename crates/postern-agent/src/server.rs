@@ -1,0 +1,201 @@
+//! The agent's socket: in a directory only the user can enter, and every peer must be the same
+//! user (SO_PEERCRED). A second agent refuses to start while one answers on the socket.
+
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::Path;
+
+use postern_ipc::agent::{AGENT_PROTOCOL_VERSION, AgentError, AgentReply, AgentRequest};
+use postern_ipc::{FrameError, read_frame, write_frame};
+use tokio::net::{UnixListener, UnixStream};
+use tokio::sync::oneshot;
+
+use crate::orchestrator::{self, AgentConfig, Command, Handle};
+
+/// Runs the agent until SIGTERM or Ctrl-C; then disconnects cleanly.
+pub async fn serve(config: AgentConfig, socket: &Path) -> Result<(), String> {
+    let listener = bind(socket).await?;
+    let owner = std::fs::metadata(socket).map_err(|e| e.to_string())?.uid();
+    let handle = orchestrator::start(config)?;
+    eprintln!(
+        "postern agent {}: listening on {}",
+        env!("CARGO_PKG_VERSION"),
+        socket.display()
+    );
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .map_err(|e| e.to_string())?;
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                if let Ok((stream, _)) = accepted {
+                    let handle = handle.clone();
+                    tokio::spawn(async move { session(stream, owner, handle).await });
+                }
+            }
+            _ = term.recv() => break,
+            _ = tokio::signal::ctrl_c() => break,
+        }
+    }
+    // Quitting withdraws credentials and takes the tunnel down.
+    let _ = handle.commands.send(Command::Disconnect).await;
+    let mut transitions = handle.transitions.clone();
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        while !matches!(
+            transitions.borrow_and_update().state,
+            postern_core::session::SessionState::Idle
+        ) {
+            if transitions.changed().await.is_err() {
+                break;
+            }
+        }
+    })
+    .await;
+    let _ = std::fs::remove_file(socket);
+    Ok(())
+}
+
+async fn bind(socket: &Path) -> Result<UnixListener, String> {
+    let dir = socket.parent().ok_or("the socket path has no directory")?;
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+        .map_err(|e| e.to_string())?;
+    if socket.exists() {
+        if UnixStream::connect(socket).await.is_ok() {
+            return Err(format!(
+                "another Postern agent is already running (socket {})",
+                socket.display()
+            ));
+        }
+        // A stale socket from an agent that died.
+        let _ = std::fs::remove_file(socket);
+    }
+    let listener = UnixListener::bind(socket)
+        .map_err(|e| format!("cannot listen on {}: {e}", socket.display()))?;
+    std::fs::set_permissions(socket, std::fs::Permissions::from_mode(0o600))
+        .map_err(|e| e.to_string())?;
+    Ok(listener)
+}
+
+async fn session(mut stream: UnixStream, owner: u32, handle: Handle) {
+    if stream.peer_cred().map(|c| c.uid()).ok() != Some(owner) {
+        let _ = write_frame(&mut stream, &AgentReply::Refused(AgentError::NotAllowed)).await;
+        return;
+    }
+    match read_frame::<_, AgentRequest>(&mut stream).await {
+        Ok(AgentRequest::Hello { protocol_version })
+            if protocol_version == AGENT_PROTOCOL_VERSION =>
+        {
+            let welcome = AgentReply::Welcome {
+                protocol_version: AGENT_PROTOCOL_VERSION,
+                agent_version: env!("CARGO_PKG_VERSION").into(),
+            };
+            if write_frame(&mut stream, &welcome).await.is_err() {
+                return;
+            }
+        }
+        Ok(AgentRequest::Hello { protocol_version }) => {
+            let refusal = AgentError::ProtocolMismatch {
+                agent: AGENT_PROTOCOL_VERSION,
+                client: protocol_version,
+            };
+            let _ = write_frame(&mut stream, &AgentReply::Refused(refusal)).await;
+            return;
+        }
+        Ok(_) | Err(_) => {
+            let _ = write_frame(
+                &mut stream,
+                &AgentReply::Refused(AgentError::Malformed {
+                    detail: "the first message must be Hello".into(),
+                }),
+            )
+            .await;
+            return;
+        }
+    }
+    loop {
+        let request = match read_frame::<_, AgentRequest>(&mut stream).await {
+            Ok(r) => r,
+            Err(FrameError::Closed | FrameError::Io(_)) => return,
+            Err(e) => {
+                let _ = write_frame(
+                    &mut stream,
+                    &AgentReply::Refused(AgentError::Malformed {
+                        detail: e.to_string(),
+                    }),
+                )
+                .await;
+                return;
+            }
+        };
+        let reply = match request {
+            AgentRequest::Hello { .. } => AgentReply::Refused(AgentError::Malformed {
+                detail: "Hello was already sent".into(),
+            }),
+            AgentRequest::Connect {
+                profile,
+                account,
+                role,
+            } => {
+                let (reply, answer) = oneshot::channel();
+                let _ = handle
+                    .commands
+                    .send(Command::Connect {
+                        profile,
+                        account,
+                        role,
+                        reply,
+                    })
+                    .await;
+                match answer.await {
+                    Ok(Ok(())) => AgentReply::Session {
+                        transition: handle.transitions.borrow().clone(),
+                    },
+                    Ok(Err(e)) => AgentReply::Refused(e),
+                    Err(_) => return,
+                }
+            }
+            AgentRequest::Disconnect => {
+                let _ = handle.commands.send(Command::Disconnect).await;
+                AgentReply::Session {
+                    transition: handle.transitions.borrow().clone(),
+                }
+            }
+            AgentRequest::Status => AgentReply::Session {
+                transition: handle.transitions.borrow().clone(),
+            },
+            AgentRequest::Credentials { account, role } => {
+                let (reply, answer) = oneshot::channel();
+                let _ = handle
+                    .commands
+                    .send(Command::Credentials {
+                        account,
+                        role,
+                        reply,
+                    })
+                    .await;
+                match answer.await {
+                    Ok(Ok(document)) => AgentReply::Credentials { document },
+                    Ok(Err(e)) => AgentReply::Refused(e),
+                    Err(_) => return,
+                }
+            }
+            AgentRequest::Watch => {
+                let mut transitions = handle.transitions.clone();
+                loop {
+                    let t = transitions.borrow_and_update().clone();
+                    if write_frame(&mut stream, &AgentReply::Session { transition: t })
+                        .await
+                        .is_err()
+                    {
+                        return;
+                    }
+                    if transitions.changed().await.is_err() {
+                        return;
+                    }
+                }
+            }
+        };
+        if write_frame(&mut stream, &reply).await.is_err() {
+            return;
+        }
+    }
+}

@@ -1,0 +1,246 @@
+//! `agent`, `connect`, `disconnect`, `status`, `credentials`, `aws-config install`: the doors
+//! onto the per-user agent that runs the session.
+
+use std::path::Path;
+use std::time::Duration;
+
+use clap::Args;
+use postern_agent::AgentConfig;
+use postern_agent::client::{AgentClient, AgentClientError};
+use postern_core::credentials::aws_config::{self, ManagedProfile};
+use postern_core::session::{SessionState, Transition};
+use postern_core::vpn::ProfileStore;
+use postern_core::{ExitCode, Problem, paths, policy};
+use postern_ipc::agent::AgentError;
+
+use crate::output::{Failure, print_json};
+
+#[derive(Args)]
+pub struct ConnectArgs {
+    /// The VPN profile (default: the only imported one).
+    profile: Option<String>,
+    #[arg(long)]
+    account: String,
+    #[arg(long)]
+    role: String,
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+pub struct StatusArgs {
+    #[arg(long)]
+    json: bool,
+    #[arg(long)]
+    watch: bool,
+}
+
+#[derive(Args)]
+pub struct CredentialsArgs {
+    #[arg(long)]
+    account: String,
+    #[arg(long)]
+    role: String,
+}
+
+#[derive(Args)]
+pub struct AgentArgs {
+    /// Never open a browser for sign-in; show the code instead (headless machines).
+    #[arg(long)]
+    no_browser: bool,
+}
+
+async fn agent() -> Result<AgentClient, Failure> {
+    Ok(AgentClient::connect(&paths::agent_socket()).await?)
+}
+
+pub async fn run_agent(policy_file: Option<&Path>, args: AgentArgs) -> Result<(), Failure> {
+    let (policy, _) = policy::load(policy_file)?;
+    let config = AgentConfig {
+        policy,
+        helper_socket: postern_ipc::client::socket_path(),
+        profiles: ProfileStore::default_dir(),
+        state_dir: paths::user_state_dir(),
+        aws_dir: paths::aws_dir(),
+        open_browser: !args.no_browser,
+    };
+    postern_agent::serve(config, &paths::agent_socket())
+        .await
+        .map_err(|e| Failure::from(AgentStartFailed(e)))
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("The Postern agent could not start: {0}.")]
+struct AgentStartFailed(String);
+
+impl Problem for AgentStartFailed {
+    fn exit_code(&self) -> ExitCode {
+        ExitCode::AgentUnavailable
+    }
+    fn next_step(&self) -> String {
+        "If another agent runs (the Postern app), use it; otherwise remove the stale socket named above.".into()
+    }
+}
+
+fn describe(t: &Transition) -> String {
+    match &t.state {
+        SessionState::Idle => "Not connected.".into(),
+        SessionState::SigningIn {
+            verification_uri: Some(uri),
+            user_code,
+        } => match user_code {
+            Some(code) => format!(
+                "Sign in: open {uri} and confirm the code {code}.\nOpen: {uri}\nCode: {code}"
+            ),
+            None => format!("Sign in in your browser.\nOpen: {uri}"),
+        },
+        SessionState::SigningIn { .. } => "Checking your sign-in...".into(),
+        SessionState::CheckingPosture => "Checking this device...".into(),
+        SessionState::ConnectingVpn { profile, phase } => {
+            format!("Connecting the VPN '{profile}' ({phase})...")
+        }
+        SessionState::VpnSignIn { url } => {
+            format!("Sign in to the VPN in your browser.\nOpen: {url}")
+        }
+        SessionState::VerifyingEgress => {
+            "Verifying that traffic leaves through the company network...".into()
+        }
+        SessionState::Ready {
+            target,
+            egress,
+            expires_at,
+        } => format!(
+            "Ready: credentials for {} / {} are served until {} (traffic leaves from {egress}).",
+            target.account, target.role, expires_at
+        ),
+        SessionState::Degraded { cause, .. } | SessionState::Blocked { cause } => {
+            let next = cause.next_step();
+            if next.is_empty() {
+                cause.sentence()
+            } else {
+                format!("{}\n{next}", cause.sentence())
+            }
+        }
+        SessionState::Disconnecting => "Disconnecting...".into(),
+    }
+}
+
+pub async fn connect(args: ConnectArgs) -> Result<(), Failure> {
+    let mut client = agent().await?;
+    client
+        .connect_session(args.profile.clone(), &args.account, &args.role)
+        .await?;
+    let mut transitions = agent().await?.watch().await?;
+    let mut last = String::new();
+    let outcome = tokio::time::timeout(Duration::from_secs(900), async {
+        while let Some(t) = transitions.next().await {
+            if args.json {
+                print_json("session", &t);
+            } else {
+                let text = describe(&t);
+                if text != last {
+                    eprintln!("{text}");
+                    last = text;
+                }
+            }
+            match &t.state {
+                SessionState::Ready { .. } => return Ok(()),
+                SessionState::Blocked { cause } => return Err(Failure::quiet(cause.exit_code())),
+                SessionState::Idle if t.cause != postern_core::session::Cause::ConnectRequested => {
+                    return Err(Failure::quiet(ExitCode::NotConnected));
+                }
+                _ => {}
+            }
+        }
+        Err(Failure::from(AgentClientError::Broken(
+            "the agent closed the connection".into(),
+        )))
+    })
+    .await;
+    outcome.unwrap_or_else(|_| {
+        Err(Failure::from(AgentClientError::Broken(
+            "no answer within 15 minutes".into(),
+        )))
+    })
+}
+
+pub async fn disconnect() -> Result<(), Failure> {
+    agent().await?.disconnect().await?;
+    println!("Disconnected: AWS credentials are no longer served.");
+    Ok(())
+}
+
+pub async fn status(args: StatusArgs) -> Result<(), Failure> {
+    if args.watch {
+        let mut transitions = agent().await?.watch().await?;
+        while let Some(t) = transitions.next().await {
+            if args.json {
+                print_json("session", &t)
+            } else {
+                println!("{}", describe(&t))
+            }
+        }
+        return Ok(());
+    }
+    let t = agent().await?.status().await?;
+    if args.json {
+        print_json("session", &t)
+    } else {
+        println!("{}", describe(&t))
+    }
+    Ok(())
+}
+
+/// The credential_process door: prints the document or says why not, never prompts.
+pub async fn credentials(args: CredentialsArgs) -> Result<(), Failure> {
+    match agent().await?.credentials(&args.account, &args.role).await {
+        Ok(document) => {
+            println!("{document}");
+            Ok(())
+        }
+        Err(AgentClientError::Refused(AgentError::NotReady { state, cause })) => {
+            let e = AgentClientError::Refused(AgentError::NotReady { state, cause });
+            Err(e.into())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub async fn aws_config_install(policy_file: Option<&Path>, json: bool) -> Result<(), Failure> {
+    let (policy, _) = policy::load(policy_file)?;
+    let profiles: Vec<ManagedProfile> = policy
+        .access
+        .iter()
+        .map(|r| ManagedProfile::new(&r.account, &r.role))
+        .collect();
+    let exe = std::env::current_exe()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|_| "postern".into());
+    let path = paths::aws_dir()
+        .map(|d| d.join("config"))
+        .unwrap_or_else(|| "config".into());
+    let path = std::env::var_os("AWS_CONFIG_FILE")
+        .map(Into::into)
+        .unwrap_or(path);
+    let report = aws_config::install(&path, &profiles, &exe)?;
+    if json {
+        print_json("aws-config", &report);
+    } else {
+        for name in &report.added {
+            println!("added    [profile {name}]");
+        }
+        for name in &report.updated {
+            println!("updated  [profile {name}]");
+        }
+        for name in &report.unchanged {
+            println!("kept     [profile {name}]");
+        }
+        if let Some(b) = &report.backup {
+            println!("The previous file is saved as {}.", b.display());
+        }
+        if profiles.is_empty() {
+            println!("The company policy allows no account and role yet ([[access]]).");
+        }
+    }
+    Ok(())
+}
