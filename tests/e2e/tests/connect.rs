@@ -1,0 +1,316 @@
+//! Connect, the product, end to end in the network lab: the real agent (in the laptop's
+//! namespace), the real helper and OpenVPN, the Identity Center emulator acting as AWS in the
+//! "internet" (with STS enforcing the deny-unless-NAT policy on the source address), the
+//! session's gnome-keyring, and the real AWS CLI using `credential_process`.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use postern_e2e::lab::{self, Helper};
+use postern_e2e::{Run, User, bin};
+
+const ACCOUNT: &str = "111122223333";
+const ROLE: &str = "Developer";
+const AWS: &str = "http://192.0.2.90";
+
+/// A process in a lab namespace, ended by PID when dropped.
+struct InNamespace(Child);
+
+impl Drop for InNamespace {
+    fn drop(&mut self) {
+        let _ = Command::new("kill").arg(self.0.id().to_string()).status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.0.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The emulator as the lab's AWS (Identity Center + STS) at 192.0.2.90.
+fn aws() -> InNamespace {
+    let mut child = Command::new("ip")
+        .args(["netns", "exec", "pl-inet"])
+        .arg(bin("postern-idc-emulator"))
+        .args([
+            "--listen",
+            "192.0.2.90:80",
+            "--public-url",
+            AWS,
+            "--nat-address",
+            "203.0.113.10/32",
+            "--lifetime",
+            "300",
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut banner = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut banner)
+        .unwrap();
+    assert!(banner.starts_with("listening"), "{banner}");
+    InNamespace(child)
+}
+
+struct Setup {
+    user: User,
+    helper: Helper,
+    _aws: InNamespace,
+    _agent: InNamespace,
+}
+
+impl Setup {
+    fn new() -> Self {
+        let aws = aws();
+        let user = User::with_policy(&format!(
+            "[identity_center]\nstart_url = \"https://lab.awsapps.com/start\"\nregion = \"eu-west-1\"\n\n\
+             [egress]\necho_urls = [\"http://192.0.2.80/\"]\nallow_plain_http = true\nnat_addresses = [\"203.0.113.10/32\"]\n\n\
+             [posture]\n[posture.linux]\nmin_kernel = \"3.0\"\n\n\
+             [[access]]\naccount = \"{ACCOUNT}\"\nrole = \"{ROLE}\"\nmax_duration = \"30m\"\n"
+        ));
+        let helper = Helper::start(&[]);
+        let profile = user.home.path().join("corp.ovpn");
+        lab::lab(&["profile", "alice.lab.test", profile.to_str().unwrap()]);
+        Run::from(
+            user.postern()
+                .args(["vpn", "import", profile.to_str().unwrap()]),
+        )
+        .assert_ok();
+        let mut agent = Command::new("ip");
+        agent
+            .args(["netns", "exec", "pl-laptop"])
+            .arg(bin("postern"))
+            .args(["agent", "--no-browser"]);
+        let setup_env = |c: &mut Command| {
+            for (k, v) in user.postern().get_envs() {
+                match v {
+                    Some(v) => c.env(k, v),
+                    None => c.env_remove(k),
+                };
+            }
+        };
+        setup_env(&mut agent);
+        let agent = agent
+            .env("POSTERN_HELPER_SOCKET", helper.socket())
+            .env(
+                "POSTERN_AGENT_SOCKET",
+                user.home.path().join("agent/agent.sock"),
+            )
+            .env("AWS_ENDPOINT_URL_SSO_OIDC", AWS)
+            .env("AWS_ENDPOINT_URL_SSO", AWS)
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let socket = user.home.path().join("agent/agent.sock");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !socket.exists() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        assert!(socket.exists(), "the agent did not start");
+        Self {
+            user,
+            helper,
+            _aws: aws,
+            _agent: InNamespace(agent),
+        }
+    }
+
+    fn postern(&self) -> Command {
+        let mut c = self.user.postern();
+        c.env(
+            "POSTERN_AGENT_SOCKET",
+            self.user.home.path().join("agent/agent.sock"),
+        )
+        .env("POSTERN_HELPER_SOCKET", self.helper.socket());
+        c
+    }
+
+    /// `postern connect`, approving the device code at the lab's Identity Center.
+    fn connect(&self) -> (i32, String) {
+        let mut child = self
+            .postern()
+            .args(["connect", "corp", "--account", ACCOUNT, "--role", ROLE])
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = BufReader::new(child.stderr.take().unwrap());
+        let mut seen = Vec::new();
+        for line in stderr.lines().map_while(Result::ok) {
+            if let Some(code) = line.strip_prefix("Code: ") {
+                let approved = Command::new("ip")
+                    .args([
+                        "netns",
+                        "exec",
+                        "pl-laptop",
+                        "curl",
+                        "-sS",
+                        "-m",
+                        "10",
+                        "-d",
+                    ])
+                    .arg(format!("user_code={code}&decision=approve"))
+                    .arg(format!("{AWS}/device"))
+                    .output()
+                    .unwrap();
+                assert!(String::from_utf8_lossy(&approved.stdout).contains("approved"));
+            }
+            seen.push(line);
+        }
+        let status = child.wait().unwrap();
+        (status.code().unwrap_or(-1), seen.join("\n"))
+    }
+
+    fn credentials(&self) -> Run {
+        Run::from(
+            self.postern()
+                .args(["credentials", "--account", ACCOUNT, "--role", ROLE]),
+        )
+    }
+
+    /// The AWS CLI in the laptop namespace, with the profile `postern aws-config install` wrote.
+    fn aws_cli(&self, extra_env: &[(&str, &str)], args: &[&str]) -> Run {
+        let mut c = Command::new("ip");
+        c.args([
+            "netns",
+            "exec",
+            "pl-laptop",
+            "aws",
+            "sts",
+            "get-caller-identity",
+            "--output",
+            "json",
+        ])
+        .args(args);
+        for (k, v) in self.postern().get_envs() {
+            if let Some(v) = v {
+                c.env(k, v);
+            }
+        }
+        c.env("AWS_ENDPOINT_URL_STS", AWS)
+            .env("AWS_DEFAULT_REGION", "eu-west-1");
+        for (k, v) in extra_env {
+            c.env(k, v);
+        }
+        Run::from(&mut c)
+    }
+}
+
+#[test]
+fn connect_vends_credentials_that_work_only_through_the_nat_and_are_withdrawn_when_the_vpn_drops() {
+    let _turn = lab::take_turn();
+    let setup = Setup::new();
+    let (code, out) = setup.connect();
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("Verifying that traffic leaves through the company network"),
+        "{out}"
+    );
+    assert!(
+        out.contains("Ready: credentials for 111122223333 / Developer"),
+        "{out}"
+    );
+
+    // credential_process JSON from the agent.
+    let creds = setup.credentials();
+    creds.assert_ok();
+    let doc = creds.json();
+    assert_eq!(doc["Version"], 1);
+    assert!(doc["AccessKeyId"].as_str().unwrap().starts_with("ASIA"));
+    assert!(doc["Expiration"].as_str().unwrap().ends_with('Z'));
+
+    // The AWS CLI through the installed profile: through the VPN, from the NAT's address.
+    Run::from(setup.postern().args(["aws-config", "install"])).assert_ok();
+    let profile = format!("postern-{ACCOUNT}-{ROLE}");
+    let identity = setup.aws_cli(&[], &["--profile", &profile]);
+    identity.assert_ok();
+    assert!(
+        identity
+            .stdout()
+            .contains("assumed-role/AWSReservedSSO_Developer"),
+        "{}",
+        identity.stdout()
+    );
+
+    // Kill the VPN server: the gate closes within 5 seconds.
+    lab::lab(&["server", "stop"]);
+    let killed = Instant::now();
+    let deadline = killed + Duration::from_secs(20);
+    while setup.credentials().code() == 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let closed_after = killed.elapsed();
+    assert!(
+        closed_after <= Duration::from_secs(5),
+        "the gate took {closed_after:?} to close"
+    );
+    let refused = setup.credentials();
+    assert_eq!(refused.code(), 9, "{}", refused.stderr());
+    assert!(
+        refused.stderr().contains("The VPN dropped"),
+        "{}",
+        refused.stderr()
+    );
+    // The AWS CLI shows Postern's reason.
+    let cli = setup.aws_cli(&[], &["--profile", &profile]);
+    assert_ne!(cli.code(), 0);
+    assert!(
+        cli.stderr().contains("The VPN dropped")
+            || cli.stderr().contains("VPN connection was lost"),
+        "{}",
+        cli.stderr()
+    );
+
+    // The same credentials used directly from the laptop's own address are denied by AWS.
+    let direct = setup.aws_cli(
+        &[
+            ("AWS_ACCESS_KEY_ID", doc["AccessKeyId"].as_str().unwrap()),
+            (
+                "AWS_SECRET_ACCESS_KEY",
+                doc["SecretAccessKey"].as_str().unwrap(),
+            ),
+            ("AWS_SESSION_TOKEN", doc["SessionToken"].as_str().unwrap()),
+            ("AWS_CONFIG_FILE", "/dev/null"),
+        ],
+        &[],
+    );
+    assert_ne!(direct.code(), 0);
+    assert!(
+        direct.stderr().contains("explicit deny"),
+        "{}",
+        direct.stderr()
+    );
+}
+
+#[test]
+fn without_the_nat_credentials_are_never_vended() {
+    let _turn = lab::take_turn();
+    lab::lab(&["nat", "off"]);
+    let setup = Setup::new();
+    let (code, out) = setup.connect();
+    assert!(matches!(code, 13 | 14), "exit {code}: {out}");
+    assert!(out.contains("AWS credentials are withheld"), "{out}");
+    let refused = setup.credentials();
+    assert!(matches!(refused.code(), 13 | 14), "{}", refused.stderr());
+    let stats = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            "pl-inet",
+            "curl",
+            "-sS",
+            &format!("{AWS}/_emulator/stats"),
+        ])
+        .output()
+        .unwrap();
+    let stats: serde_json::Value = serde_json::from_slice(&stats.stdout).unwrap();
+    assert_eq!(
+        stats["get_role_credentials"], 0,
+        "no credentials were ever fetched"
+    );
+}
