@@ -14,10 +14,10 @@ const ACCOUNT: &str = "111122223333";
 const ROLE: &str = "Developer";
 const AWS: &str = "http://192.0.2.90";
 
-/// A process in a lab namespace, ended by PID when dropped.
-struct InNamespace(Child);
+/// A process the test started, ended by PID (SIGTERM, then SIGKILL) when dropped.
+struct Spawned(Child);
 
-impl Drop for InNamespace {
+impl Drop for Spawned {
     fn drop(&mut self) {
         let _ = Command::new("kill").arg(self.0.id().to_string()).status();
         let deadline = Instant::now() + Duration::from_secs(10);
@@ -33,7 +33,7 @@ impl Drop for InNamespace {
 }
 
 /// The emulator as the lab's AWS (Identity Center + STS) at 192.0.2.90.
-fn aws() -> InNamespace {
+fn aws() -> Spawned {
     let mut child = Command::new("ip")
         .args(["netns", "exec", "pl-inet"])
         .arg(bin("postern-idc-emulator"))
@@ -55,14 +55,14 @@ fn aws() -> InNamespace {
         .read_line(&mut banner)
         .unwrap();
     assert!(banner.starts_with("listening"), "{banner}");
-    InNamespace(child)
+    Spawned(child)
 }
 
 struct Setup {
     user: User,
     helper: Helper,
-    _aws: InNamespace,
-    _agent: InNamespace,
+    _aws: Spawned,
+    _agent: Spawned,
 }
 
 impl Setup {
@@ -117,7 +117,7 @@ impl Setup {
             user,
             helper,
             _aws: aws,
-            _agent: InNamespace(agent),
+            _agent: Spawned(agent),
         }
     }
 
@@ -313,4 +313,50 @@ fn without_the_nat_credentials_are_never_vended() {
         stats["get_role_credentials"], 0,
         "no credentials were ever fetched"
     );
+}
+
+#[test]
+fn no_agent_a_stale_socket_a_second_agent_and_a_forbidden_role_are_explained() {
+    let user = User::with_policy(&format!(
+        "[identity_center]\nstart_url = \"https://lab.awsapps.com/start\"\nregion = \"eu-west-1\"\n\n[[access]]\naccount = \"{ACCOUNT}\"\nrole = \"{ROLE}\"\nrequire = [\"vpn\"]\n"
+    ));
+    let socket = user.home.path().join("agent/agent.sock");
+    let postern = || {
+        let mut c = user.postern();
+        c.env("POSTERN_AGENT_SOCKET", &socket);
+        c
+    };
+    // No agent: credential_process fails at once with the reason, never waits or prompts.
+    let run = Run::from(postern().args(["credentials", "--account", ACCOUNT, "--role", ROLE]));
+    run.assert_fails(16, "The Postern agent is not running");
+    run.assert_fails(16, "Start the Postern app");
+
+    // A stale socket from a dead agent is replaced; a live agent refuses a second one.
+    std::fs::create_dir_all(socket.parent().unwrap()).unwrap();
+    drop(std::os::unix::net::UnixListener::bind(&socket).unwrap());
+    assert!(socket.exists(), "stale socket in place");
+    let agent = postern()
+        .args(["agent", "--no-browser"])
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let _agent = Spawned(agent);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Run::from(postern().arg("status")).code() != 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Run::from(postern().arg("status")).assert_ok();
+    let second = Run::from(postern().args(["agent", "--no-browser"]));
+    second.assert_fails(16, "another Postern agent is already running");
+
+    // Idle: credentials are refused with "not connected".
+    Run::from(postern().args(["credentials", "--account", ACCOUNT, "--role", ROLE]))
+        .assert_fails(15, "Not connected");
+    // A role the policy does not list is refused before anything starts.
+    Run::from(postern().args(["connect", "--account", ACCOUNT, "--role", "Admin"])).assert_fails(
+        17,
+        "does not allow credentials for account 111122223333 role Admin",
+    );
+    Run::from(postern().args(["connect", "--account", "999999999999", "--role", ROLE]))
+        .assert_fails(17, "does not allow");
 }
