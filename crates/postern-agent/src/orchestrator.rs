@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use postern_core::credentials::VendedCredentials;
+use postern_core::credentials::{VendedCredentials, scope_down};
 use postern_core::egress::{self, CountryDatabase, Verdict};
 use postern_core::identity::{
     DeviceCodePrompt, Identity, IdentityError, KeyringStore, SignInMethod, SignInOptions,
@@ -485,25 +485,53 @@ impl Orchestrator {
             return;
         };
         let (identity, events) = (self.identity.clone(), self.events.clone());
+        let region = self.config.policy.identity_center.region.clone();
+        let nat = self
+            .config
+            .policy
+            .egress
+            .as_ref()
+            .map(|e| e.nat_addresses.clone())
+            .unwrap_or_default();
         tokio::spawn(async move {
-            match identity.role_credentials(&rule.account, &rule.role).await {
-                Ok(c) => {
-                    // Never longer than the policy allows for this role.
-                    let expires_at = c
-                        .expiration
-                        .min(OffsetDateTime::now_utc() + rule.max_duration);
-                    let vended = VendedCredentials {
-                        account: rule.account.clone(),
-                        role: rule.role.clone(),
-                        access_key_id: c.access_key_id,
-                        secret_access_key: c.secret_access_key,
-                        session_token: c.session_token,
-                        expiration: expires_at,
-                    };
-                    let _ = events.send(Incoming::Vended(vended, expires_at)).await;
+            let portal = match identity.role_credentials(&rule.account, &rule.role).await {
+                Ok(c) => c,
+                Err(e) => return report(&events, Event::SignInFailed(e.to_string())).await,
+            };
+            // Never longer than the policy allows for this role.
+            let cap = OffsetDateTime::now_utc() + rule.max_duration;
+            let vended = match &rule.scope_down {
+                Some(arn) => {
+                    match scope_down::assume(
+                        &portal,
+                        &rule.account,
+                        &rule.role,
+                        arn,
+                        &region,
+                        &nat,
+                        rule.max_duration,
+                    )
+                    .await
+                    {
+                        Ok(v) => v,
+                        Err(e) => return report(&events, Event::SignInFailed(e.to_string())).await,
+                    }
                 }
-                Err(e) => report(&events, Event::SignInFailed(e.to_string())).await,
-            }
+                None => VendedCredentials {
+                    account: rule.account.clone(),
+                    role: rule.role.clone(),
+                    access_key_id: portal.access_key_id,
+                    secret_access_key: portal.secret_access_key,
+                    session_token: portal.session_token,
+                    expiration: portal.expiration,
+                },
+            };
+            let expires_at = vended.expiration.min(cap);
+            let vended = VendedCredentials {
+                expiration: expires_at,
+                ..vended
+            };
+            let _ = events.send(Incoming::Vended(vended, expires_at)).await;
         });
     }
 }

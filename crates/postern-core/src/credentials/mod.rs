@@ -2,6 +2,7 @@
 //! profiles that call `postern credentials`.
 
 pub mod aws_config;
+pub mod scope_down;
 
 use serde::Serialize;
 use time::OffsetDateTime;

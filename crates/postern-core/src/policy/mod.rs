@@ -254,6 +254,12 @@ pub fn parse(text: &str) -> Result<OrgPolicy, Vec<Issue>> {
     let mut access: Vec<access::AccessRule> = Vec::new();
     for mut t in root.tables(&mut d, "access") {
         if let Some(rule) = access::read(&mut t, &mut d, sections) {
+            if rule.scope_down.is_some() && egress.is_none() {
+                d.at(
+                    t.span(),
+                    "`scope_down` needs [egress] nat_addresses for its session policy",
+                );
+            }
             if access
                 .iter()
                 .any(|r| r.account == rule.account && r.role == rule.role)
