@@ -1,0 +1,98 @@
+#!/usr/bin/env python3
+"""Benchmark: a warm `postern credentials` (the gate open, the agent holding the credentials)
+against aws-sso-util's `credential-process` (PyPI) and the floor of spawning `true`, all in one
+run against the same Identity Center emulator on loopback.
+
+  pip install -r benches/requirements.txt
+  scripts/with-desktop-session python3 benches/credentials.py [CALLS]
+
+Targets: postern <= 5 ms median; >= 50x faster than aws-sso-util.
+"""
+import hashlib
+import os
+import pathlib
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+BIN = ROOT / "target" / "debug"
+ACCOUNT, ROLE = "111122223333", "Developer"
+
+
+def timed(cmd, env, n):
+    samples = []
+    for _ in range(n):
+        t = time.perf_counter()
+        out = subprocess.run(cmd, env=env, capture_output=True)
+        samples.append((time.perf_counter() - t) * 1000)
+        if out.returncode != 0:
+            raise SystemExit(f"{cmd[0]} failed: {out.stderr.decode()[:300]}")
+    return samples
+
+
+def main():
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else 50
+    home = pathlib.Path(tempfile.mkdtemp(prefix="postern-bench-"))
+    emulator = subprocess.Popen([str(BIN / "postern-idc-emulator"), "--start-url", "https://bench.awsapps.com/start",
+                                 "--lifetime", "600"], stdout=subprocess.PIPE, text=True)
+    url = emulator.stdout.readline().split()[1]
+    (home / "policy.toml").write_text(
+        f'[identity_center]\nstart_url = "https://bench.awsapps.com/start"\nregion = "eu-west-1"\n'
+        f'oidc_endpoint = "{url}"\nportal_endpoint = "{url}"\n\n'
+        f'[[access]]\naccount = "{ACCOUNT}"\nrole = "{ROLE}"\nrequire = []\n')
+    env = dict(os.environ, HOME=str(home), POSTERN_POLICY=str(home / "policy.toml"),
+               XDG_STATE_HOME=str(home / "state"), XDG_DATA_HOME=str(home / "data"),
+               POSTERN_AGENT_SOCKET=str(home / "agent" / "agent.sock"), BROWSER="/bin/false",
+               AWS_ENDPOINT_URL_SSO_OIDC=url, AWS_ENDPOINT_URL_SSO=url)
+    agent = None
+    try:
+        login = subprocess.Popen([str(BIN / "postern"), "login", "--device-code", "--no-browser",
+                                  "--export-aws-cli-cache"], env=env, stderr=subprocess.PIPE, text=True)
+        for line in login.stderr:
+            if line.startswith("Code: "):
+                data = f"user_code={line.split()[1]}&decision=approve".encode()
+                urllib.request.urlopen(url + "/device", data=data, timeout=10).read()
+                break
+        assert login.wait(timeout=60) == 0
+        agent = subprocess.Popen([str(BIN / "postern"), "agent", "--no-browser"], env=env,
+                                 stderr=subprocess.DEVNULL)
+        for _ in range(100):
+            if (home / "agent" / "agent.sock").exists():
+                break
+            time.sleep(0.05)
+        subprocess.run([str(BIN / "postern"), "connect", "--account", ACCOUNT, "--role", ROLE], env=env,
+                       check=True, capture_output=True, timeout=60)
+        (home / ".aws").mkdir(exist_ok=True)
+        # aws-sso-util reads legacy SSO profiles, whose token cache is keyed by the start URL.
+        (home / ".aws" / "config").write_text(
+            "[profile bench]\nsso_start_url = https://bench.awsapps.com/start\nsso_region = eu-west-1\n"
+            f"sso_account_id = {ACCOUNT}\nsso_role_name = {ROLE}\nregion = eu-west-1\n")
+        cache = home / ".aws" / "sso" / "cache"
+        exported = cache / (hashlib.sha1(b"postern").hexdigest() + ".json")
+        (cache / (hashlib.sha1(b"https://bench.awsapps.com/start").hexdigest() + ".json")).write_text(exported.read_text())
+        postern = [str(BIN / "postern"), "credentials", "--account", ACCOUNT, "--role", ROLE]
+        sso_util = ["aws-sso-util", "credential-process", "--profile", "bench"]
+        for cmd in (postern, sso_util, ["true"]):
+            timed(cmd, env, 3)
+        p, s, t = timed(postern, env, n), timed(sso_util, env, max(5, n // 5)), timed(["true"], env, n)
+        med = statistics.median
+        print(f"warm credentials, {n} calls (aws-sso-util {max(5, n // 5)} calls), debug build:")
+        print(f"  postern credentials             median {med(p):7.2f} ms  (min {min(p):.2f}, max {max(p):.2f})")
+        print(f"  aws-sso-util credential-process median {med(s):7.2f} ms  (min {min(s):.2f}, max {max(s):.2f})")
+        print(f"  spawning `true` (the floor)     median {med(t):7.2f} ms")
+        print(f"  postern above the floor: {med(p) - med(t):+.2f} ms; aws-sso-util / postern: {med(s) / med(p):.1f}x "
+              f"(targets: <= 5 ms, >= 50x)")
+    finally:
+        if agent:
+            agent.terminate()
+            agent.wait(timeout=15)
+        emulator.kill()
+        emulator.wait()
+
+
+if __name__ == "__main__":
+    main()
