@@ -79,6 +79,6 @@ impl Problem for Internal {
     }
 
     fn next_step(&self) -> String {
-        "Export diagnostics (`postern diagnostics export`) and send them to your helpdesk.".into()
+        "Send this message to your helpdesk.".into()
     }
 }

@@ -8,7 +8,8 @@ use postern_e2e::{Run, User};
 const NON_COMPLIANT: i32 = 11;
 const NOT_CONFIGURED: i32 = 8;
 
-/// A process named like an EDR agent: a copy of `sleep` under that name.
+/// A process named like an EDR agent: `sleep` started through a symlink of that name (a link,
+/// not a copy: writing an executable while other tests fork races into "text file busy").
 struct FakeAgent {
     process: Child,
     _dir: tempfile::TempDir,
@@ -18,7 +19,7 @@ impl FakeAgent {
     fn start(name: &str) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let exe = dir.path().join(name);
-        std::fs::copy("/bin/sleep", &exe).unwrap();
+        std::os::unix::fs::symlink("/bin/sleep", &exe).unwrap();
         let process = Command::new(&exe).arg("60").spawn().unwrap();
         Self { process, _dir: dir }
     }

@@ -1,7 +1,6 @@
 //! The VPN in the network lab: real OpenVPN 2.6 client and server in namespaces, the real
 //! privileged helper, the real `postern` CLI. Needs root (CI is root).
 
-use std::io::Write;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -404,18 +403,16 @@ fn a_missing_or_old_openvpn_and_a_missing_helper_are_explained() {
 
     let old = tempfile::tempdir().unwrap();
     let fake = old.path().join("openvpn");
-    let mut f = std::fs::File::create(&fake).unwrap();
-    writeln!(
-        f,
-        "#!/bin/sh\necho 'OpenVPN 2.3.18 x86_64-pc-linux-gnu [SSL (OpenSSL)]'"
-    )
-    .unwrap();
-    drop(f);
-    std::process::Command::new("chmod")
-        .arg("755")
+    // Written by another process: an executable this process had open for writing could be
+    // inherited by a concurrent fork and then fail to run ("text file busy").
+    let written = std::process::Command::new("sh")
+        .arg("-c")
+        .arg("printf '#!/bin/sh\\necho \"OpenVPN 2.3.18 x86_64-pc-linux-gnu [SSL (OpenSSL)]\"\\n' > \"$1\" && chmod 755 \"$1\"")
+        .arg("sh")
         .arg(&fake)
         .status()
         .unwrap();
+    assert!(written.success());
     let too_old = Helper::start(&["--openvpn", fake.to_str().unwrap()]);
     vpn(&user, &too_old, &["connect", "corp"])
         .assert_fails(VPN_FAILED, "OpenVPN 2.3.18 is too old");

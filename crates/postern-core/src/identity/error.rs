@@ -85,7 +85,7 @@ impl Problem for IdentityError {
                 "Tell your IT department: `identity_center.region` in Postern's policy must be the Identity Center instance's home region.".into()
             }
             Rejected { .. } | Protocol { .. } => {
-                "Tell your IT department; include `postern diagnostics export`.".into()
+                "Tell your IT department, with this message.".into()
             }
             CodeExpired => "Run `postern login` again and approve the code within its time limit.".into(),
             Denied => "If that was a mistake, run `postern login` again and choose Allow.".into(),

@@ -45,9 +45,15 @@ impl Problem for KeychainError {
                     "Check that you are signed in to a desktop session and try again.".into()
                 }
             }
-            KeychainError::Locked { .. } => "Unlock your keychain (log in again to your desktop session) and try again.".into(),
-            KeychainError::Corrupt { .. } => "Run `postern logout`, then `postern login` to replace it.".into(),
-            KeychainError::Failed { .. } => "Try again; if it persists, export diagnostics (`postern diagnostics export`) for your helpdesk.".into(),
+            KeychainError::Locked { .. } => {
+                "Unlock your keychain (log in again to your desktop session) and try again.".into()
+            }
+            KeychainError::Corrupt { .. } => {
+                "Run `postern logout`, then `postern login` to replace it.".into()
+            }
+            KeychainError::Failed { .. } => {
+                "Try again; if it persists, send this message to your helpdesk.".into()
+            }
         }
     }
 }
