@@ -400,6 +400,17 @@ pub fn is_region_name(s: &str) -> bool {
 mod tests {
     use super::*;
 
+    /// Every issue of a text, and all of them rendered as "line:column message" lines.
+    fn issues_of(text: &str) -> (Vec<Issue>, String) {
+        let issues = parse(text).unwrap_err();
+        let all = issues
+            .iter()
+            .map(|i| format!("{}:{} {}", i.line, i.column, i.message))
+            .collect::<Vec<_>>()
+            .join("\n");
+        (issues, all)
+    }
+
     const GOOD: &str = r#"
 [identity_center]
 start_url = "https://my-org.awsapps.com/start"
@@ -528,12 +539,7 @@ x = 1
         let text = format!(
             "{GOOD}\n[posture]\ninterval = \"1s\"\n[posture.linux]\nmin_kernel = \"five\"\nrequire_firewall = \"yes\"\nunknown_blocks = [\"disk_encryption\", \"antivirus\"]\nrequired_processes = [\"/usr/bin/falcon\"]\ntypo = 1\n"
         );
-        let issues = parse(&text).unwrap_err();
-        let all = issues
-            .iter()
-            .map(|i| format!("{}:{} {}", i.line, i.column, i.message))
-            .collect::<Vec<_>>()
-            .join("\n");
+        let (issues, all) = issues_of(&text);
         assert!(
             all.contains("7:12 `posture.interval` must be a duration"),
             "{all}"
@@ -579,12 +585,7 @@ x = 1
         let text = format!(
             "{GOOD}\n[[access]]\naccount = \"1111\"\nrole = \"Dev ops\"\nrequire = [\"vpn\", \"egress\", \"magic\"]\nmax_duration = \"24h\"\nscope_down = \"arn:aws:iam::111122223333:user/x\"\n\n[[access]]\naccount = \"111122223333\"\nrole = \"Developer\"\n\n[[access]]\naccount = \"111122223333\"\nrole = \"Developer\"\n"
         );
-        let issues = parse(&text).unwrap_err();
-        let all = issues
-            .iter()
-            .map(|i| format!("{}:{} {}", i.line, i.column, i.message))
-            .collect::<Vec<_>>()
-            .join("\n");
+        let (issues, all) = issues_of(&text);
         assert!(
             all.contains("7:11 `access.account` must be a 12-digit"),
             "{all}"
