@@ -84,6 +84,12 @@ enum PolicyCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Print what AWS must enforce, from the policy's NAT addresses: the identity policy (iam),
+    /// the service control policy (scp) or the resource control policy (rcp).
+    Render {
+        #[arg(long, value_parser = ["iam", "scp", "rcp"])]
+        kind: String,
+    },
 }
 
 fn main() -> ProcessExit {
@@ -120,6 +126,7 @@ impl Command {
             | Command::Egress(a)
             | Command::Posture(a) => a.json,
             Command::Policy(PolicyCommand::Validate { json, .. }) => *json,
+            Command::Policy(PolicyCommand::Render { .. }) => false,
             Command::Vpn(v) => v.wants_json(),
             Command::AwsConfig(AwsConfigCommand::Install { json }) => *json,
             Command::Agent(_)
@@ -134,6 +141,9 @@ impl Command {
 async fn run(cli: Cli) -> Result<(), Failure> {
     match cli.command {
         Command::Policy(PolicyCommand::Validate { file, json }) => validate_policy(&file, json),
+        Command::Policy(PolicyCommand::Render { kind }) => {
+            render_policy(cli.policy.as_deref(), &kind)
+        }
         Command::Login(args) => identity::login(cli.policy.as_deref(), args).await,
         Command::Logout(a) => identity::logout(cli.policy.as_deref(), a.json).await,
         Command::Whoami(a) => identity::whoami(cli.policy.as_deref(), a.json).await,
@@ -150,6 +160,17 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             session::aws_config_install(cli.policy.as_deref(), json).await
         }
     }
+}
+
+fn render_policy(explicit: Option<&std::path::Path>, kind: &str) -> Result<(), Failure> {
+    let (org, file) = policy::load(explicit)?;
+    let egress = org.egress.ok_or(policy::PolicyError::MissingSection {
+        path: file.path,
+        section: "egress",
+    })?;
+    let kind = policy::render::Kind::parse(kind).unwrap_or(policy::render::Kind::Iam);
+    println!("{}", policy::render::render(kind, &egress.nat_addresses));
+    Ok(())
 }
 
 fn validate_policy(file: &std::path::Path, json: bool) -> Result<(), Failure> {

@@ -10,6 +10,7 @@ mod countries;
 mod egress;
 mod posture;
 mod reader;
+pub mod render;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
