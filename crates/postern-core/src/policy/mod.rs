@@ -8,6 +8,7 @@
 pub mod access;
 mod countries;
 mod egress;
+pub mod handler;
 mod posture;
 mod reader;
 pub mod render;
@@ -36,6 +37,8 @@ pub struct OrgPolicy {
     pub posture: Option<crate::posture::PostureSettings>,
     /// `[[access]]`: the accounts and roles Postern may vend, and on which conditions.
     pub access: Vec<access::AccessRule>,
+    /// `[handler]`: what the Client VPN client-connect handler allows.
+    pub handler: Option<handler::HandlerRules>,
 }
 
 impl OrgPolicy {
@@ -251,6 +254,11 @@ pub fn parse(text: &str) -> Result<OrgPolicy, Vec<Issue>> {
         t.finish(&mut d);
         section
     });
+    let handler = root.table(&mut d, "handler").and_then(|mut t| {
+        let section = handler::read(&mut t, &mut d);
+        t.finish(&mut d);
+        section
+    });
     let sections = (posture.is_some(), egress.is_some());
     let mut access: Vec<access::AccessRule> = Vec::new();
     for mut t in root.tables(&mut d, "access") {
@@ -285,6 +293,7 @@ pub fn parse(text: &str) -> Result<OrgPolicy, Vec<Issue>> {
             egress,
             posture,
             access,
+            handler,
         }),
         _ => Err(d.issues),
     }
