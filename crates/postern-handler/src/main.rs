@@ -1,5 +1,7 @@
 //! `postern-handler`: the doors onto the decision.
 //!
+//! - `lambda`: the AWS Lambda function (name it `AWSClientVPN-…`; see docs/handler.md). The
+//!   policy comes from the deployment package (`--policy`, or `POSTERN_POLICY`).
 //! - `decide [--policy FILE] < event.json`: prints the output exactly as the Lambda returns it
 //!   (for admins trying their rules).
 //! - `openvpn [--policy FILE] FILE`: an OpenVPN `auth-user-pass-verify … via-file` hook for
@@ -30,6 +32,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Door {
+    /// Serve as the AWS Lambda client-connect handler (Lambda Runtime API).
+    Lambda,
     /// Decide one event read from standard input.
     Decide,
     /// Run as OpenVPN's auth-user-pass-verify hook (the credentials file is ignored).
@@ -69,6 +73,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let loaded = rules(cli.policy.as_deref());
     match cli.command {
+        Door::Lambda => lambda(loaded),
         Door::Decide => {
             let mut input = String::new();
             let _ = std::io::stdin().read_to_string(&mut input);
@@ -106,6 +111,38 @@ fn main() -> ExitCode {
             if let Ok(path) = std::env::var("auth_failed_reason_file") {
                 let _ = std::fs::write(path, &message);
             }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// One decision per invocation; a policy that cannot be loaded makes every answer a denial
+/// (logged once, at cold start) instead of a crash the endpoint would report as an error.
+fn lambda(loaded: Result<(HandlerRules, Option<CountryDatabase>), String>) -> ExitCode {
+    if let Err(e) = &loaded {
+        eprintln!("postern-handler: {e}; every connection will be denied (fail closed)");
+    }
+    let loaded = std::sync::Arc::new(loaded);
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("postern-handler: cannot start: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let handler = lambda_runtime::service_fn(move |event: lambda_runtime::LambdaEvent<Value>| {
+        let loaded = loaded.clone();
+        async move {
+            Ok::<Value, lambda_runtime::Error>(match loaded.as_ref() {
+                Ok((rules, db)) => postern_handler::decide(rules, db.as_ref(), &event.payload),
+                Err(_) => postern_handler::fail_closed(&event.payload),
+            })
+        }
+    });
+    match runtime.block_on(lambda_runtime::run(handler)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("postern-handler: the Lambda runtime stopped: {e}");
             ExitCode::FAILURE
         }
     }
