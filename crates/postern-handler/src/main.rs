@@ -123,7 +123,10 @@ fn lambda(loaded: Result<(HandlerRules, Option<CountryDatabase>), String>) -> Ex
         eprintln!("postern-handler: {e}; every connection will be denied (fail closed)");
     }
     let loaded = std::sync::Arc::new(loaded);
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("postern-handler: cannot start: {e}");
