@@ -106,8 +106,15 @@ fn refusals(
     rules: &HandlerRules,
     countries: Option<&CountryDatabase>,
     c: &Connection,
+    now: jiff::Timestamp,
 ) -> Vec<(&'static str, String)> {
     let mut out = Vec::new();
+    if rules.maintenance_windows.iter().any(|w| w.contains(now)) {
+        out.push((
+            "maintenance-window",
+            "The VPN is closed for planned maintenance; try again later.".into(),
+        ));
+    }
     if rules
         .blocked_source_cidrs
         .iter()
@@ -215,6 +222,16 @@ pub fn fail_closed(event: &Value) -> Value {
 
 /// The handler's answer to one event, exactly as the Lambda returns it.
 pub fn decide(rules: &HandlerRules, countries: Option<&CountryDatabase>, event: &Value) -> Value {
+    decide_at(rules, countries, event, jiff::Timestamp::now())
+}
+
+/// [`decide`] at a given time (maintenance windows depend on it).
+pub fn decide_at(
+    rules: &HandlerRules,
+    countries: Option<&CountryDatabase>,
+    event: &Value,
+    now: jiff::Timestamp,
+) -> Value {
     let schema = schema_of(event);
     let connection = match parse(event) {
         Ok(c) => c,
@@ -236,7 +253,7 @@ pub fn decide(rules: &HandlerRules, countries: Option<&CountryDatabase>, event: 
             vec!["non-compliant".into(), "handler-misconfigured".into()],
         );
     }
-    let refused = refusals(rules, countries, &connection);
+    let refused = refusals(rules, countries, &connection, now);
     if refused.is_empty() {
         return output(schema, true, "", vec!["compliant".into()]);
     }

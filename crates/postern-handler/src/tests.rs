@@ -185,3 +185,43 @@ fn messages_and_statuses_respect_the_limits() {
     );
     assert!(out["posture-compliance-statuses"].as_array().unwrap().len() <= 10);
 }
+
+#[test]
+fn a_maintenance_window_denies_only_while_it_is_open() {
+    let text = "[identity_center]\nstart_url = \"https://x.awsapps.com/start\"\nregion = \"eu-west-1\"\n[handler]\n[[handler.maintenance_windows]]\ndays = [\"Sat\"]\nstart = \"02:00\"\nend = \"04:00\"\ntime_zone = \"Europe/Berlin\"\n";
+    let rules = postern_core::policy::parse(text).unwrap().handler.unwrap();
+    let open: jiff::Timestamp = "2026-11-21T01:30:00Z".parse().unwrap();
+    let closed: jiff::Timestamp = "2026-11-21T05:00:00Z".parse().unwrap();
+    let during = decide_at(&rules, None, &event("v2"), open);
+    assert_eq!(during["allow"], false);
+    assert_eq!(
+        during["posture-compliance-statuses"][1],
+        "maintenance-window"
+    );
+    assert_eq!(decide_at(&rules, None, &event("v2"), closed)["allow"], true);
+}
+
+#[test]
+fn windows_that_never_open_and_unknown_zones_are_rejected_with_lines() {
+    let text = "[identity_center]\nstart_url = \"https://x.awsapps.com/start\"\nregion = \"eu-west-1\"\n[handler]\nallowed_countries = [\"XX\"]\nblocked_source_cidrs = [\"10.0.0.0/8\", \"bogus\"]\n[[handler.maintenance_windows]]\nstart = \"02:00\"\nend = \"02:00\"\ntime_zone = \"Mars/Olympus\"\ndays = [\"Someday\"]\n";
+    let issues = postern_core::policy::parse(text).unwrap_err();
+    let all = issues
+        .iter()
+        .map(|i| format!("{}: {}", i.line, i.message))
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(
+        all.contains("5: \"XX\" is not an ISO 3166 country code"),
+        "{all}"
+    );
+    assert!(
+        all.contains("6: \"bogus\" is not an IP address or CIDR"),
+        "{all}"
+    );
+    assert!(all.contains("unknown time zone \"Mars/Olympus\""), "{all}");
+    assert!(
+        all.contains("\"Someday\" is not a day of the week"),
+        "{all}"
+    );
+    assert!(all.contains("never opens"), "{all}");
+}

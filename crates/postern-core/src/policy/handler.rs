@@ -21,6 +21,125 @@ pub struct HandlerRules {
     pub min_client_version: Option<Version>,
     /// The admin's message shown to a denied user (at most 255 characters).
     pub deny_message: Option<String>,
+    /// Times when connections are refused (planned maintenance).
+    pub maintenance_windows: Vec<MaintenanceWindow>,
+}
+
+/// A recurring window in a time zone: on `days` (all when empty), from `start` to `end` local
+/// time (past midnight when `end` is earlier than `start`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MaintenanceWindow {
+    pub days: Vec<jiff::civil::Weekday>,
+    pub start: jiff::civil::Time,
+    pub end: jiff::civil::Time,
+    pub time_zone: String,
+}
+
+impl MaintenanceWindow {
+    /// Whether `at` falls in the window (in the window's own time zone).
+    pub fn contains(&self, at: jiff::Timestamp) -> bool {
+        let Ok(tz) = jiff::tz::TimeZone::get(&self.time_zone) else {
+            return false;
+        };
+        let local = at.to_zoned(tz);
+        let (day, time) = (local.weekday(), local.time());
+        let on = |d: jiff::civil::Weekday| self.days.is_empty() || self.days.contains(&d);
+        if self.start < self.end {
+            on(day) && time >= self.start && time < self.end
+        } else {
+            // Crosses midnight: the evening part belongs to the listed day, the morning part to
+            // the day after it.
+            (on(day) && time >= self.start) || (on(day.previous()) && time < self.end)
+        }
+    }
+}
+
+fn weekday(name: &str) -> Option<jiff::civil::Weekday> {
+    use jiff::civil::Weekday::*;
+    Some(match name.to_ascii_lowercase().get(..3)? {
+        "mon" => Monday,
+        "tue" => Tuesday,
+        "wed" => Wednesday,
+        "thu" => Thursday,
+        "fri" => Friday,
+        "sat" => Saturday,
+        "sun" => Sunday,
+        _ => return None,
+    })
+}
+
+fn windows(t: &mut Table, d: &mut Diagnostics) -> Vec<MaintenanceWindow> {
+    let mut out = Vec::new();
+    for mut w in t.tables(d, "maintenance_windows") {
+        let time = |w: &mut Table, d: &mut Diagnostics, key: &str| {
+            w.required_string(d, key).and_then(|s| {
+                match jiff::civil::Time::strptime("%H:%M", s.get_ref()) {
+                    Ok(t) => Some(t),
+                    Err(_) => {
+                        d.at(
+                            s.span(),
+                            format!(
+                                "`{key}` must be a time such as \"02:00\", found \"{}\"",
+                                s.get_ref()
+                            ),
+                        );
+                        None
+                    }
+                }
+            })
+        };
+        let start = time(&mut w, d, "start");
+        let end = time(&mut w, d, "end");
+        let time_zone =
+            w.required_string(d, "time_zone").and_then(|s| {
+                match jiff::tz::TimeZone::get(s.get_ref()) {
+                    Ok(_) => Some(s.into_inner()),
+                    Err(_) => {
+                        d.at(
+                            s.span(),
+                            format!(
+                                "unknown time zone \"{}\" (use an IANA name such as Europe/Berlin)",
+                                s.get_ref()
+                            ),
+                        );
+                        None
+                    }
+                }
+            });
+        let days = w
+            .strings(d, "days")
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|s| match weekday(s.get_ref()) {
+                Some(day) => Some(day),
+                None => {
+                    d.at(
+                        s.span(),
+                        format!("\"{}\" is not a day of the week", s.get_ref()),
+                    );
+                    None
+                }
+            })
+            .collect();
+        if let (Some(start), Some(end)) = (start, end)
+            && start == end
+        {
+            d.at(
+                w.span(),
+                "a maintenance window whose start and end are equal never opens",
+            );
+        }
+        w.finish(d);
+        if let (Some(start), Some(end), Some(time_zone)) = (start, end, time_zone) {
+            out.push(MaintenanceWindow {
+                days,
+                start,
+                end,
+                time_zone,
+            });
+        }
+    }
+    out
 }
 
 fn cidrs(t: &mut Table, d: &mut Diagnostics, key: &str) -> Vec<IpNet> {
@@ -87,6 +206,7 @@ pub(super) fn read(t: &mut Table, d: &mut Diagnostics) -> Option<HandlerRules> {
             Some(s.into_inner())
         }
     });
+    let maintenance_windows = windows(t, d);
     if !allowed_countries.is_empty() && geoip_database.is_none() && d.issues.len() == before {
         d.at(
             t.span(),
@@ -103,5 +223,46 @@ pub(super) fn read(t: &mut Table, d: &mut Diagnostics) -> Option<HandlerRules> {
         required_groups,
         min_client_version,
         deny_message,
+        maintenance_windows,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn window(days: &[&str], start: &str, end: &str) -> MaintenanceWindow {
+        MaintenanceWindow {
+            days: days.iter().filter_map(|d| weekday(d)).collect(),
+            start: jiff::civil::Time::strptime("%H:%M", start).unwrap(),
+            end: jiff::civil::Time::strptime("%H:%M", end).unwrap(),
+            time_zone: "Europe/Berlin".into(),
+        }
+    }
+
+    fn at(s: &str) -> jiff::Timestamp {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn windows_follow_their_time_zone_and_cross_midnight() {
+        // Saturday 02:00–04:00 in Berlin (UTC+1 in November).
+        let w = window(&["Sat"], "02:00", "04:00");
+        assert!(w.contains(at("2026-11-21T01:30:00Z")));
+        assert!(!w.contains(at("2026-11-21T03:30:00Z")));
+        assert!(!w.contains(at("2026-11-22T01:30:00Z")), "Sunday");
+        // Friday 23:00 to Saturday 01:00.
+        let late = window(&["Fri"], "23:00", "01:00");
+        assert!(late.contains(at("2026-11-20T22:30:00Z")));
+        assert!(
+            late.contains(at("2026-11-20T23:30:00Z")),
+            "after midnight, Saturday morning"
+        );
+        assert!(
+            !late.contains(at("2026-11-21T22:30:00Z")),
+            "Saturday night is not in it"
+        );
+        // Every day when no day is named.
+        assert!(window(&[], "12:00", "13:00").contains(at("2026-11-24T11:30:00Z")));
+    }
 }
