@@ -203,7 +203,7 @@ fn a_maintenance_window_denies_only_while_it_is_open() {
 
 #[test]
 fn windows_that_never_open_and_unknown_zones_are_rejected_with_lines() {
-    let text = "[identity_center]\nstart_url = \"https://x.awsapps.com/start\"\nregion = \"eu-west-1\"\n[handler]\nallowed_countries = [\"XX\"]\nblocked_source_cidrs = [\"10.0.0.0/8\", \"bogus\"]\n[[handler.maintenance_windows]]\nstart = \"02:00\"\nend = \"02:00\"\ntime_zone = \"Mars/Olympus\"\ndays = [\"Someday\"]\n";
+    let text = "[identity_center]\nstart_url = \"https://x.awsapps.com/start\"\nregion = \"eu-west-1\"\n[handler]\nallowed_countries = [\"XX\"]\ngeoip_database = \"/nonexistent/GeoLite2-Country.mmdb\"\nblocked_source_cidrs = [\"10.0.0.0/8\", \"bogus\"]\n[[handler.maintenance_windows]]\nstart = \"02:00\"\nend = \"02:00\"\ntime_zone = \"Mars/Olympus\"\ndays = [\"Someday\"]\n";
     let issues = postern_core::policy::parse(text).unwrap_err();
     let all = issues
         .iter()
