@@ -165,9 +165,16 @@ fn cidrs(t: &mut Table, d: &mut Diagnostics, key: &str) -> Vec<IpNet> {
 pub(super) fn read(t: &mut Table, d: &mut Diagnostics) -> Option<HandlerRules> {
     let before = d.issues.len();
     let allowed_countries = read_countries(t, d, "allowed_countries");
-    let geoip_database = t
-        .string(d, "geoip_database")
-        .map(|s| std::path::PathBuf::from(s.into_inner()));
+    let geoip_database = t.string(d, "geoip_database").and_then(|s| {
+        let path = std::path::PathBuf::from(s.get_ref());
+        match crate::egress::CountryDatabase::open(&path) {
+            Ok(_) => Some(path),
+            Err(e) => {
+                d.at(s.span(), e.to_string());
+                None
+            }
+        }
+    });
     let allowed_source_cidrs = cidrs(t, d, "allowed_source_cidrs");
     let blocked_source_cidrs = cidrs(t, d, "blocked_source_cidrs");
     for a in &allowed_source_cidrs {
