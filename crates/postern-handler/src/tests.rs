@@ -215,7 +215,11 @@ fn windows_that_never_open_and_unknown_zones_are_rejected_with_lines() {
         "{all}"
     );
     assert!(
-        all.contains("6: \"bogus\" is not an IP address or CIDR"),
+        all.contains("6: The country database /nonexistent/GeoLite2-Country.mmdb cannot be used"),
+        "{all}"
+    );
+    assert!(
+        all.contains("7: \"bogus\" is not an IP address or CIDR"),
         "{all}"
     );
     assert!(all.contains("unknown time zone \"Mars/Olympus\""), "{all}");
