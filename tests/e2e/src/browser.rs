@@ -7,8 +7,18 @@ use std::time::Duration;
 
 use fantoccini::{Client, ClientBuilder, Locator};
 
+/// chromedriver, ended by PID when dropped, even when starting the session panics.
+struct Driver(Child);
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 pub struct Browser {
-    driver: Child,
+    _driver: Driver,
     client: Client,
     runtime: tokio::runtime::Runtime,
     _profile: tempfile::TempDir,
@@ -31,12 +41,14 @@ impl Browser {
         // still wants one chosen.
         let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
         let port = free_port();
-        let driver = Command::new("chromedriver")
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("chromedriver (apt-get install chromium-driver)");
+        let driver = Driver(
+            Command::new("chromedriver")
+                .arg(format!("--port={port}"))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("chromedriver (apt-get install chromium-driver)"),
+        );
         let profile = tempfile::tempdir().expect("profile dir");
         let caps = serde_json::json!({
             "goog:chromeOptions": {
@@ -62,7 +74,7 @@ impl Browser {
             match connected {
                 Ok(client) => {
                     return Self {
-                        driver,
+                        _driver: driver,
                         client,
                         runtime,
                         _profile: profile,
@@ -113,7 +125,5 @@ impl Drop for Browser {
         let _ = self
             .runtime
             .block_on(async { tokio::time::timeout(Duration::from_secs(5), client.close()).await });
-        let _ = self.driver.kill();
-        let _ = self.driver.wait();
     }
 }
