@@ -155,14 +155,19 @@ impl Orchestrator {
         mut commands: mpsc::Receiver<Command>,
         mut events: mpsc::Receiver<Incoming>,
     ) {
-        let mut monitor = self.config.policy.posture.as_ref().map(|p| {
-            posture::monitor::Watch::new(
-                p.interval,
-                std::time::Instant::now(),
-                std::time::SystemTime::now(),
-                posture::monitor::network_signature(),
-            )
-        });
+        // Egress must be re-proved on network changes even when the policy has no [posture].
+        let interval = self
+            .config
+            .policy
+            .posture
+            .as_ref()
+            .map_or(Duration::from_secs(300), |p| p.interval);
+        let mut monitor = posture::monitor::Watch::new(
+            interval,
+            std::time::Instant::now(),
+            std::time::SystemTime::now(),
+            posture::monitor::network_signature(),
+        );
         loop {
             let expiry = self.credentials.as_ref().map(|c| c.expiration);
             tokio::select! {
@@ -178,11 +183,11 @@ impl Orchestrator {
                 _ = sleep_until(expiry), if expiry.is_some() => {
                     self.apply(Event::CredentialsExpired).await;
                 }
-                trigger = next_trigger(&mut monitor), if self.session.state().serves_credentials() || matches!(self.session.state(), SessionState::Degraded { .. }) => {
-                    let _ = trigger;
-                    // Look again at the device, and at the way out when the network changed.
+                trigger = monitor.next(), if self.session.state().serves_credentials() || matches!(self.session.state(), SessionState::Degraded { .. }) => {
+                    // Look again at the device; and at the way out when the network changed or
+                    // the machine woke (the interval alone cannot move the egress).
                     self.spawn_posture();
-                    if self.requires(Gate::Egress) {
+                    if self.requires(Gate::Egress) && trigger != posture::monitor::Trigger::Interval {
                         self.spawn_egress();
                     }
                 }
@@ -243,12 +248,10 @@ impl Orchestrator {
                         Ok(c.credential_process_json())
                     }
                     (_, state) => {
+                        // Ready for another account or role is "not connected" for this one.
                         let cause = match state {
                             SessionState::Blocked { cause }
                             | SessionState::Degraded { cause, .. } => Some(cause.clone()),
-                            SessionState::Ready { target, .. } => Some(Cause::AllGatesOpen)
-                                .filter(|_| target.account == account && target.role == role)
-                                .or(None),
                             _ => None,
                         };
                         Err(AgentError::NotReady {
@@ -541,11 +544,4 @@ async fn sleep_until(at: Option<OffsetDateTime>) {
         .map(|t| (t - OffsetDateTime::now_utc()).whole_milliseconds().max(0) as u64)
         .unwrap_or(u64::MAX / 4);
     tokio::time::sleep(Duration::from_millis(left)).await;
-}
-
-async fn next_trigger(monitor: &mut Option<posture::monitor::Watch>) -> posture::monitor::Trigger {
-    match monitor {
-        Some(m) => m.next().await,
-        None => std::future::pending().await,
-    }
 }

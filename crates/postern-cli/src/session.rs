@@ -11,7 +11,6 @@ use postern_core::credentials::aws_config::{self, ManagedProfile};
 use postern_core::session::{SessionState, Transition};
 use postern_core::vpn::ProfileStore;
 use postern_core::{ExitCode, Problem, paths, policy};
-use postern_ipc::agent::AgentError;
 
 use crate::output::{Failure, print_json};
 
@@ -193,17 +192,12 @@ pub async fn status(args: StatusArgs) -> Result<(), Failure> {
 
 /// The credential_process door: prints the document or says why not, never prompts.
 pub async fn credentials(args: CredentialsArgs) -> Result<(), Failure> {
-    match agent().await?.credentials(&args.account, &args.role).await {
-        Ok(document) => {
-            println!("{document}");
-            Ok(())
-        }
-        Err(AgentClientError::Refused(AgentError::NotReady { state, cause })) => {
-            let e = AgentClientError::Refused(AgentError::NotReady { state, cause });
-            Err(e.into())
-        }
-        Err(e) => Err(e.into()),
-    }
+    let document = agent()
+        .await?
+        .credentials(&args.account, &args.role)
+        .await?;
+    println!("{document}");
+    Ok(())
 }
 
 pub async fn aws_config_install(policy_file: Option<&Path>, json: bool) -> Result<(), Failure> {

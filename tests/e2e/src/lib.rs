@@ -329,6 +329,17 @@ impl Drop for Login {
     }
 }
 
+/// Gives `to` the environment `from` was set up with (its changes to the inherited one), for
+/// commands that wrap `postern`, such as `ip netns exec … postern`.
+pub fn copy_env(from: &Command, to: &mut Command) {
+    for (k, v) in from.get_envs() {
+        match v {
+            Some(v) => to.env(k, v),
+            None => to.env_remove(k),
+        };
+    }
+}
+
 /// Runs `secret-tool` against the session's Secret Service.
 pub fn secret_tool(args: &[&str]) -> Output {
     Command::new("secret-tool")

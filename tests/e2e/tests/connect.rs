@@ -8,7 +8,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use postern_e2e::lab::{self, Helper};
-use postern_e2e::{Run, User, bin};
+use postern_e2e::{Run, User, bin, copy_env};
 
 const ACCOUNT: &str = "111122223333";
 const ROLE: &str = "Developer";
@@ -87,15 +87,7 @@ impl Setup {
             .args(["netns", "exec", "pl-laptop"])
             .arg(bin("postern"))
             .args(["agent", "--no-browser"]);
-        let setup_env = |c: &mut Command| {
-            for (k, v) in user.postern().get_envs() {
-                match v {
-                    Some(v) => c.env(k, v),
-                    None => c.env_remove(k),
-                };
-            }
-        };
-        setup_env(&mut agent);
+        copy_env(&user.postern(), &mut agent);
         let agent = agent
             .env("POSTERN_HELPER_SOCKET", helper.socket())
             .env(
@@ -187,11 +179,7 @@ impl Setup {
             "json",
         ])
         .args(args);
-        for (k, v) in self.postern().get_envs() {
-            if let Some(v) = v {
-                c.env(k, v);
-            }
-        }
+        copy_env(&self.postern(), &mut c);
         c.env("AWS_ENDPOINT_URL_STS", AWS)
             .env("AWS_DEFAULT_REGION", "eu-west-1");
         for (k, v) in extra_env {

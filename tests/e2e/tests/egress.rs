@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::Command;
 
 use postern_e2e::lab::{self, ELASTIC_IP, Helper, LAPTOP_IP};
-use postern_e2e::{Run, User, bin};
+use postern_e2e::{Run, User, bin, copy_env};
 
 const MISMATCH: i32 = 13;
 const UNDETERMINED: i32 = 14;
@@ -52,17 +52,11 @@ fn user(echoes: &[&str], quorum: usize, countries: &[&str]) -> User {
 
 /// `postern egress --json` run where the laptop is.
 fn egress(user: &User) -> Run {
-    let inner = user.postern();
     let mut c = Command::new("ip");
     c.args(["netns", "exec", "pl-laptop"])
         .arg(bin("postern"))
         .args(["egress", "--json"]);
-    for (k, v) in inner.get_envs() {
-        match v {
-            Some(v) => c.env(k, v),
-            None => c.env_remove(k),
-        };
-    }
+    copy_env(&user.postern(), &mut c);
     Run::from(&mut c)
 }
 

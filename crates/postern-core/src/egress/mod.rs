@@ -91,13 +91,7 @@ pub struct EgressReport {
 
 impl EgressReport {
     pub fn exit_code(&self) -> ExitCode {
-        match self.verdict {
-            Verdict::Match { .. } => ExitCode::Ok,
-            Verdict::Mismatch { .. } | Verdict::CountryNotAllowed { .. } => {
-                ExitCode::EgressMismatch
-            }
-            Verdict::Undetermined { .. } => ExitCode::EgressUndetermined,
-        }
+        Problem::exit_code(&self.verdict)
     }
 }
 
