@@ -5,9 +5,11 @@
 //! - [`policy`]: the organization's policy file (admin-managed TOML), validated with locations;
 //! - [`identity`]: IAM Identity Center sign-in (device code, PKCE), refresh, keychain storage,
 //!   the portal (accounts, roles, role credentials);
+//! - [`diagnostics`]: the helpdesk bundle, redaction, the app's logs;
 //! - [`problem`]: the one vocabulary of user-facing failures and documented exit codes.
 
 pub mod credentials;
+pub mod diagnostics;
 pub mod egress;
 pub mod identity;
 mod loopback;

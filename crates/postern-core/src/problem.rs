@@ -44,6 +44,8 @@ pub enum ExitCode {
     AgentUnavailable = 16,
     /// The policy does not allow this account and role.
     AccessNotAllowed = 17,
+    /// The diagnostics bundle could not be written (destination unwritable, disk full).
+    ExportFailed = 18,
 }
 
 impl ExitCode {

@@ -167,6 +167,11 @@ impl Identity {
         &self.endpoints
     }
 
+    /// The keychain items this identity may hold (for the diagnostics inventory; never values).
+    pub fn keychain_items(&self) -> Vec<String> {
+        vec![self.token_key(), self.client_key()]
+    }
+
     fn token_key(&self) -> String {
         format!("sso-token:{}", self.start_url)
     }

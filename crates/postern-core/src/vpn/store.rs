@@ -101,7 +101,8 @@ impl ProfileStore {
         self.dir.join(format!("{name}.ovpn"))
     }
 
-    fn key_item(name: &str) -> String {
+    /// The keychain item holding a stored profile's private key.
+    pub fn key_item(name: &str) -> String {
         format!("vpn-key:{name}")
     }
 
