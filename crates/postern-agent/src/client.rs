@@ -140,6 +140,16 @@ impl AgentClient {
         }
     }
 
+    /// The recent transitions, oldest first.
+    pub async fn history(&mut self) -> Result<Vec<Transition>, AgentClientError> {
+        match self.ask(&AgentRequest::History).await? {
+            AgentReply::History { transitions } => Ok(transitions),
+            other => Err(AgentClientError::Broken(format!(
+                "unexpected answer {other:?}"
+            ))),
+        }
+    }
+
     /// Every transition from now on.
     pub async fn watch(mut self) -> Result<Transitions, AgentClientError> {
         write_frame(&mut self.stream, &AgentRequest::Watch)

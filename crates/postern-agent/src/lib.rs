@@ -7,6 +7,7 @@ mod orchestrator;
 mod server;
 
 pub mod client;
+pub mod diagnostics;
 
 pub use orchestrator::AgentConfig;
 pub use server::serve;

@@ -2,9 +2,10 @@
 //! Long work (sign-in, posture, egress, portal calls) runs in tasks that report back as events,
 //! so a request for credentials is answered at once whatever is in progress.
 
+use std::collections::VecDeque;
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use postern_core::credentials::{VendedCredentials, scope_down};
@@ -57,10 +58,23 @@ pub(crate) enum Command {
 }
 
 /// The handle the socket server uses.
+/// Transitions kept for diagnostics.
+const HISTORY_TRANSITIONS: usize = 200;
+
 #[derive(Clone)]
 pub(crate) struct Handle {
     pub commands: mpsc::Sender<Command>,
     pub transitions: watch::Receiver<Transition>,
+    history: Arc<Mutex<VecDeque<Transition>>>,
+}
+
+impl Handle {
+    pub fn history(&self) -> Vec<Transition> {
+        self.history
+            .lock()
+            .map(|h| h.iter().cloned().collect())
+            .unwrap_or_default()
+    }
 }
 
 struct Orchestrator {
@@ -71,6 +85,8 @@ struct Orchestrator {
     credentials: Option<VendedCredentials>,
     events: mpsc::Sender<Incoming>,
     transitions: watch::Sender<Transition>,
+    /// Every transition, not only the latest the watch keeps.
+    history: Arc<Mutex<VecDeque<Transition>>>,
     /// Forwards the helper's tunnel states while a tunnel is ours.
     tunnel_watch: Option<tokio::task::JoinHandle<()>>,
 }
@@ -90,6 +106,7 @@ pub(crate) fn start(config: AgentConfig) -> Result<Handle, String> {
         cause: Cause::UserDisconnected,
         at: OffsetDateTime::now_utc(),
     };
+    let history = Arc::new(Mutex::new(VecDeque::from([initial.clone()])));
     let (transitions, transition_rx) = watch::channel(initial);
     let orchestrator = Orchestrator {
         config: Arc::new(config),
@@ -99,12 +116,14 @@ pub(crate) fn start(config: AgentConfig) -> Result<Handle, String> {
         credentials: None,
         events,
         transitions,
+        history: history.clone(),
         tunnel_watch: None,
     };
     tokio::spawn(orchestrator.run(command_rx, event_rx));
     Ok(Handle {
         commands,
         transitions: transition_rx,
+        history,
     })
 }
 
@@ -268,6 +287,17 @@ impl Orchestrator {
     async fn apply(&mut self, event: Event) {
         let (transition, action) = self.session.apply(event);
         if let Some(t) = transition {
+            tracing::info!(
+                state = t.state.name(),
+                cause = %t.cause.sentence(),
+                "session transition"
+            );
+            if let Ok(mut h) = self.history.lock() {
+                if h.len() == HISTORY_TRANSITIONS {
+                    h.pop_front();
+                }
+                h.push_back(t.clone());
+            }
             self.transitions.send_replace(t);
         }
         self.act(action).await;
@@ -407,6 +437,15 @@ impl Orchestrator {
                     return;
                 }
             };
+            // A fresh Connect starts over: a tunnel of this profile still up or reconnecting
+            // from the previous attempt is ours, and is taken down first.
+            if let Ok(current) = control.status().await
+                && !current.is_final()
+                && current.profile() == Some(profile.as_str())
+            {
+                tracing::info!(profile, "taking down the previous attempt's tunnel");
+                let _ = control.disconnect().await;
+            }
             if let Err(e) = control.connect_tunnel(&profile, &text).await {
                 let cause = match e {
                     postern_ipc::client::HelperClientError::Refused(

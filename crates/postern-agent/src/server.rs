@@ -162,6 +162,9 @@ async fn session(mut stream: UnixStream, owner: u32, handle: Handle) {
             AgentRequest::Status => AgentReply::Session {
                 transition: handle.transitions.borrow().clone(),
             },
+            AgentRequest::History => AgentReply::History {
+                transitions: handle.history(),
+            },
             AgentRequest::Credentials { account, role } => {
                 let (reply, answer) = oneshot::channel();
                 let _ = handle

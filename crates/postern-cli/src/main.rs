@@ -2,6 +2,7 @@
 //! the core, and renders the result (text, or versioned JSON with `--json`). Failures are typed
 //! problems rendered in one place with their documented exit code (`docs/cli.md`).
 
+mod diagnostics;
 mod egress;
 mod identity;
 mod output;
@@ -65,6 +66,9 @@ enum Command {
     /// Work with the organization policy file.
     #[command(subcommand)]
     Policy(PolicyCommand),
+    /// The bundle for your helpdesk: logs and checks, with every secret removed.
+    #[command(subcommand)]
+    Diagnostics(diagnostics::DiagnosticsCommand),
 }
 
 #[derive(Subcommand)]
@@ -128,6 +132,7 @@ impl Command {
             Command::Policy(PolicyCommand::Validate { json, .. }) => *json,
             Command::Policy(PolicyCommand::Render { .. }) => false,
             Command::Vpn(v) => v.wants_json(),
+            Command::Diagnostics(d) => d.wants_json(),
             Command::AwsConfig(AwsConfigCommand::Install { json }) => *json,
             Command::Agent(_)
             | Command::Connect(_)
@@ -149,6 +154,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Whoami(a) => identity::whoami(cli.policy.as_deref(), a.json).await,
         Command::Accounts(a) => identity::accounts(cli.policy.as_deref(), a.json).await,
         Command::Vpn(v) => vpn::run(v).await,
+        Command::Diagnostics(d) => diagnostics::run(cli.policy.as_deref(), d).await,
         Command::Egress(a) => egress::run(cli.policy.as_deref(), a.json).await,
         Command::Posture(a) => posture::run(cli.policy.as_deref(), a.json).await,
         Command::Agent(a) => session::run_agent(cli.policy.as_deref(), a).await,

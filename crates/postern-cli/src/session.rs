@@ -55,6 +55,10 @@ async fn agent() -> Result<AgentClient, Failure> {
 
 pub async fn run_agent(policy_file: Option<&Path>, args: AgentArgs) -> Result<(), Failure> {
     let (policy, _) = policy::load(policy_file)?;
+    // The agent's log is for the helpdesk bundle; without it the agent still runs.
+    if let Err(e) = postern_core::diagnostics::logging::init("agent") {
+        eprintln!("postern agent: no log file ({e}); continuing without one");
+    }
     let config = AgentConfig {
         policy,
         helper_socket: postern_ipc::client::socket_path(),

@@ -156,6 +156,9 @@ async fn serve(mut stream: UnixStream, policy: &PeerPolicy, supervisor: &Supervi
             Request::OpenVpnLog => Reply::Log {
                 lines: supervisor.log(),
             },
+            Request::StateHistory => Reply::History {
+                states: supervisor.history(),
+            },
             Request::Watch => {
                 watch(&mut stream, supervisor).await;
                 return;

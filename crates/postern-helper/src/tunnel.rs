@@ -10,7 +10,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use postern_core::vpn::tunnel::{
-    ManagementLine, TunnelFailure, TunnelState, parse_management_line, parse_openvpn_version,
+    ManagementLine, TunnelFailure, TunnelState, TunnelStateRecord, parse_management_line,
+    parse_openvpn_version,
 };
 use postern_core::vpn::{AuthMode, Profile};
 use postern_ipc::HelperError;
@@ -22,6 +23,8 @@ use tokio::sync::{Mutex as AsyncMutex, mpsc, watch};
 use crate::Args;
 
 const LOG_LINES: usize = 2000;
+/// Tunnel states kept for diagnostics.
+const HISTORY_STATES: usize = 200;
 
 struct Running {
     profile: String,
@@ -50,12 +53,35 @@ pub struct Supervisor {
     args: Args,
     state: watch::Sender<TunnelState>,
     log: Arc<Mutex<VecDeque<String>>>,
+    history: Arc<Mutex<VecDeque<TunnelStateRecord>>>,
     /// (received, sent) bytes from the last `>BYTECOUNT`.
     traffic: Arc<Mutex<(u64, u64)>>,
     running: AsyncMutex<Option<Running>>,
     /// The OpenVPN binary that passed the version check, and its modification time: checked
     /// once, not on every connect (running `openvpn --version` costs a process start).
     checked_openvpn: Mutex<Option<std::time::SystemTime>>,
+}
+
+/// Keeps the last [`HISTORY_STATES`] states with their times, for as long as the helper runs.
+async fn record_history(
+    mut states: watch::Receiver<TunnelState>,
+    history: Arc<Mutex<VecDeque<TunnelStateRecord>>>,
+) {
+    loop {
+        let state = states.borrow_and_update().clone();
+        if let Ok(mut h) = history.lock() {
+            if h.len() == HISTORY_STATES {
+                h.pop_front();
+            }
+            h.push_back(TunnelStateRecord {
+                at: time::OffsetDateTime::now_utc(),
+                state,
+            });
+        }
+        if states.changed().await.is_err() {
+            return;
+        }
+    }
 }
 
 fn pid_file(state_dir: &Path) -> PathBuf {
@@ -69,10 +95,14 @@ impl Supervisor {
         std::fs::set_permissions(&args.state_dir, std::fs::Permissions::from_mode(0o700))
             .map_err(|e| e.to_string())?;
         kill_stale_tunnel(&args.state_dir).await;
+        let state = watch::channel(TunnelState::Disconnected).0;
+        let history = Arc::new(Mutex::new(VecDeque::new()));
+        tokio::spawn(record_history(state.subscribe(), history.clone()));
         Ok(Self {
             args: args.clone(),
-            state: watch::channel(TunnelState::Disconnected).0,
+            state,
             log: Arc::new(Mutex::new(VecDeque::new())),
+            history,
             traffic: Arc::new(Mutex::new((0, 0))),
             running: AsyncMutex::new(None),
             checked_openvpn: Mutex::new(None),
@@ -89,6 +119,13 @@ impl Supervisor {
 
     pub fn traffic(&self) -> (u64, u64) {
         self.traffic.lock().map(|t| *t).unwrap_or_default()
+    }
+
+    pub fn history(&self) -> Vec<TunnelStateRecord> {
+        self.history
+            .lock()
+            .map(|h| h.iter().cloned().collect())
+            .unwrap_or_default()
     }
 
     pub fn log(&self) -> Vec<String> {

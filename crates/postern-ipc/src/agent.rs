@@ -22,6 +22,8 @@ pub enum AgentRequest {
     Status,
     /// Stream every transition until the connection closes.
     Watch,
+    /// The recent transitions, oldest first (for diagnostics).
+    History,
     /// The credential_process document, when the gate is open for this account and role.
     Credentials {
         account: String,
@@ -41,6 +43,9 @@ pub enum AgentReply {
     },
     Credentials {
         document: String,
+    },
+    History {
+        transitions: Vec<Transition>,
     },
     Refused(AgentError),
 }

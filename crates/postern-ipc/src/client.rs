@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use postern_core::vpn::tunnel::TunnelState;
+use postern_core::vpn::tunnel::{TunnelState, TunnelStateRecord};
 use postern_core::{ExitCode, Problem};
 use tokio::io::{AsyncRead, AsyncWrite};
 
@@ -182,6 +182,15 @@ impl HelperClient {
 
     pub async fn status(&mut self) -> Result<TunnelState, HelperClientError> {
         self.ask_state(&Request::Status).await
+    }
+
+    pub async fn state_history(&mut self) -> Result<Vec<TunnelStateRecord>, HelperClientError> {
+        match self.ask(&Request::StateHistory).await? {
+            Reply::History { states } => Ok(states),
+            other => Err(HelperClientError::Broken(format!(
+                "unexpected answer {other:?}"
+            ))),
+        }
     }
 
     pub async fn openvpn_log(&mut self) -> Result<Vec<String>, HelperClientError> {

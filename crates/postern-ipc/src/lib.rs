@@ -7,7 +7,7 @@
 pub mod agent;
 pub mod client;
 
-use postern_core::vpn::tunnel::{TunnelFailure, TunnelState};
+use postern_core::vpn::tunnel::{TunnelFailure, TunnelState, TunnelStateRecord};
 use postern_core::vpn::{ProfileError, ProfileIssue};
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -46,6 +46,8 @@ pub enum Request {
     Watch,
     /// The last lines OpenVPN printed (for diagnostics).
     OpenVpnLog,
+    /// The tunnel's recent states, oldest first (for diagnostics).
+    StateHistory,
     /// Bytes through the tunnel, as OpenVPN's `>BYTECOUNT` last reported them.
     Traffic,
 }
@@ -60,6 +62,9 @@ pub enum Reply {
     State(TunnelState),
     Log {
         lines: Vec<String>,
+    },
+    History {
+        states: Vec<TunnelStateRecord>,
     },
     Traffic {
         received: u64,

@@ -348,3 +348,101 @@ fn no_agent_a_stale_socket_a_second_agent_and_a_forbidden_role_are_explained() {
     Run::from(postern().args(["connect", "--account", "999999999999", "--role", ROLE]))
         .assert_fails(17, "does not allow");
 }
+
+#[test]
+fn a_bundle_from_a_lab_run_holds_every_part_and_no_credential() {
+    let _turn = lab::take_turn();
+    let setup = Setup::new();
+    let (code, out) = setup.connect();
+    assert_eq!(code, 0, "{out}");
+    let vended = setup.credentials().json();
+    // Fail: the server goes away; then reconnect once it is back.
+    lab::lab(&["server", "stop"]);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while setup.credentials().code() != 9 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    lab::lab(&["server", "start"]);
+    let (code, out) = setup.connect();
+    assert_eq!(code, 0, "reconnect: {out}");
+
+    // Exported from the laptop, where the egress check and the network summary mean something.
+    let bundle = setup.user.home.path().join("bundle.zip");
+    let mut export = Command::new("ip");
+    export
+        .args(["netns", "exec", "pl-laptop"])
+        .arg(bin("postern"))
+        .args(["diagnostics", "export", "-o"])
+        .arg(&bundle);
+    copy_env(&setup.postern(), &mut export);
+    Run::from(&mut export).assert_ok();
+    let into = setup.user.home.path().join("unzipped");
+    let status = Command::new("unzip")
+        .arg("-q")
+        .arg(&bundle)
+        .arg("-d")
+        .arg(&into)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let read = |name: &str| {
+        std::fs::read_to_string(into.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
+    };
+    let session: serde_json::Value = serde_json::from_str(&read("session.json")).unwrap();
+    let states: Vec<&str> = session["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["state"]["state"].as_str().unwrap())
+        .collect();
+    let ready = states.iter().filter(|s| **s == "ready").count();
+    assert!(
+        ready >= 2,
+        "connected, failed and connected again: {states:?}"
+    );
+    assert!(
+        states.contains(&"blocked") || states.contains(&"degraded"),
+        "{states:?}"
+    );
+    assert_eq!(session["current"]["state"]["state"], "ready");
+    let vpn: serde_json::Value = serde_json::from_str(&read("vpn/state.json")).unwrap();
+    let tunnel: Vec<&str> = vpn["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["state"]["state"].as_str().unwrap())
+        .collect();
+    assert!(
+        tunnel.iter().filter(|s| **s == "connected").count() >= 2,
+        "{tunnel:?}"
+    );
+    assert!(read("vpn/openvpn.log").contains("Initialization Sequence Completed"));
+    assert!(read("logs/agent.log").contains("session transition"));
+    let egress: serde_json::Value = serde_json::from_str(&read("egress.json")).unwrap();
+    assert_eq!(egress["verdict"]["verdict"], "match", "{egress}");
+    assert!(read("posture.json").contains("kernel"));
+    assert!(
+        read("network.txt").contains("tun"),
+        "the tunnel's interface is listed"
+    );
+    // The vended credentials appear nowhere, in no form.
+    for (name, secret) in [
+        ("AccessKeyId", vended["AccessKeyId"].as_str().unwrap()),
+        (
+            "SecretAccessKey",
+            vended["SecretAccessKey"].as_str().unwrap(),
+        ),
+        ("SessionToken", vended["SessionToken"].as_str().unwrap()),
+    ] {
+        let found = Command::new("grep")
+            .args(["-rlF", secret])
+            .arg(&into)
+            .output()
+            .unwrap();
+        assert!(
+            found.stdout.is_empty(),
+            "{name} found in {}",
+            String::from_utf8_lossy(&found.stdout)
+        );
+    }
+}

@@ -198,6 +198,10 @@ impl BundleBuilder {
     pub fn add_logs(&mut self, dir: &Path) {
         let entries = match std::fs::read_dir(dir) {
             Ok(entries) => entries,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                self.add_missing("logs/", "no logs yet: the agent has not run for this user");
+                return;
+            }
             Err(e) => {
                 self.add_missing(
                     "logs/",
@@ -384,9 +388,15 @@ impl Bundle {
 
     fn write_zip(&self, file: std::fs::File) -> io::Result<()> {
         use zip::write::SimpleFileOptions;
-        let options = SimpleFileOptions::default()
+        let mut options = SimpleFileOptions::default()
             .compression_method(zip::CompressionMethod::Deflated)
             .unix_permissions(0o600);
+        if let Ok(at) = zip::DateTime::try_from(time::PrimitiveDateTime::new(
+            self.manifest.created_at.date(),
+            self.manifest.created_at.time(),
+        )) {
+            options = options.last_modified_time(at);
+        }
         let mut zip = zip::ZipWriter::new(file);
         let as_io = |e: zip::result::ZipError| match e {
             zip::result::ZipError::Io(e) => e,

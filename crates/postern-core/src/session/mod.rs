@@ -68,6 +68,22 @@ pub enum SessionState {
 }
 
 impl SessionState {
+    /// The state's stable name, as its JSON `state` tag spells it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            SessionState::Idle => "idle",
+            SessionState::SigningIn { .. } => "signing-in",
+            SessionState::CheckingPosture => "checking-posture",
+            SessionState::ConnectingVpn { .. } => "connecting-vpn",
+            SessionState::VpnSignIn { .. } => "vpn-sign-in",
+            SessionState::VerifyingEgress => "verifying-egress",
+            SessionState::Ready { .. } => "ready",
+            SessionState::Degraded { .. } => "degraded",
+            SessionState::Blocked { .. } => "blocked",
+            SessionState::Disconnecting => "disconnecting",
+        }
+    }
+
     /// The gate: the only state in which credentials may be handed out.
     pub fn serves_credentials(&self) -> bool {
         matches!(self, SessionState::Ready { .. })

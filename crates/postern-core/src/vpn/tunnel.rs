@@ -2,6 +2,15 @@
 //! parser of OpenVPN's management-interface lines (pure, tested on recorded transcripts).
 
 use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+/// A state the tunnel was in, and since when (the helper keeps the recent ones for diagnostics).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TunnelStateRecord {
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+    pub state: TunnelState,
+}
 
 /// What the tunnel is doing now.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -51,6 +60,19 @@ impl TunnelState {
     /// A state nothing will move out of without a new request.
     pub fn is_final(&self) -> bool {
         matches!(self, TunnelState::Disconnected | TunnelState::Failed { .. })
+    }
+
+    /// The profile this state is about (none when disconnected).
+    pub fn profile(&self) -> Option<&str> {
+        match self {
+            TunnelState::Disconnected => None,
+            TunnelState::Connecting { profile, .. }
+            | TunnelState::Connected { profile, .. }
+            | TunnelState::Reconnecting { profile, .. }
+            | TunnelState::AwaitingBrowser { profile, .. }
+            | TunnelState::Disconnecting { profile }
+            | TunnelState::Failed { profile, .. } => Some(profile),
+        }
     }
 }
 
