@@ -341,9 +341,26 @@ impl Orchestrator {
             self.events.clone(),
             self.config.open_browser,
         );
+        let target = self
+            .rule
+            .as_ref()
+            .map(|r| (r.account.clone(), r.role.clone()));
         tokio::spawn(async move {
-            let event = match identity.access_token().await {
-                Ok(_) => Event::SignedIn,
+            // The stored session is checked with Identity Center itself, on the role this
+            // Connect needs: a dead session is found before the VPN comes up, not at vending.
+            let check = || async {
+                match &target {
+                    Some((account, role)) => match identity.has_role(account, role).await {
+                        Ok(true) => Ok(None),
+                        Ok(false) => Ok(Some(format!(
+                            "IAM Identity Center does not give you the role {role} in account {account}"
+                        ))),
+                        Err(e) => Err(e),
+                    },
+                    None => identity.access_token().await.map(|_| None),
+                }
+            };
+            let checked = match check().await {
                 Err(
                     IdentityError::NotSignedIn { .. }
                     | IdentityError::SessionEnded { .. }
@@ -358,10 +375,15 @@ impl Orchestrator {
                         .sign_in(&options, &ChannelPresenter(events.clone()))
                         .await
                     {
-                        Ok(_) => Event::SignedIn,
-                        Err(e) => Event::SignInFailed(e.to_string()),
+                        Ok(_) => check().await,
+                        Err(e) => Err(e),
                     }
                 }
+                other => other,
+            };
+            let event = match checked {
+                Ok(None) => Event::SignedIn,
+                Ok(Some(refusal)) => Event::SignInFailed(refusal),
                 Err(e) => Event::SignInFailed(e.to_string()),
             };
             report(&events, event).await;

@@ -108,6 +108,13 @@ impl Emulator {
             .expect("expire tokens");
     }
 
+    pub fn forget_clients(&self) {
+        self.http
+            .post(format!("{}/_emulator/forget-clients", self.url))
+            .send()
+            .expect("forget clients");
+    }
+
     /// Approves a device code by posting the verification form, as a browser would.
     pub fn approve_device_code(&self, user_code: &str, approve: bool) {
         let decision = if approve { "approve" } else { "deny" };

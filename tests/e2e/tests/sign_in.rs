@@ -327,6 +327,20 @@ fn an_expired_registration_means_sign_in_again_and_sign_in_registers_anew() {
 }
 
 #[test]
+fn a_registration_identity_center_no_longer_accepts_is_replaced_at_the_next_sign_in() {
+    let (emulator, user) = signed_in("registration-revoked");
+    emulator.forget_clients();
+    // The stored registration is still within its lifetime: only Identity Center's answer
+    // says it is dead. Sign-in registers anew, once, and succeeds.
+    let login = user.start_login(&["--device-code", "--no-browser"]);
+    emulator.approve_device_code(login.user_code.as_deref().unwrap(), true);
+    let (code, out) = login.finish(Duration::from_secs(30));
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(emulator.stat("register_client"), 2);
+    user.run(&["whoami"]).assert_ok();
+}
+
+#[test]
 fn accounts_follow_every_page() {
     let (emulator, user) = signed_in("accounts-pages");
     emulator.knobs(json!({"max_page": 1}));

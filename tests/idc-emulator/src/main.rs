@@ -118,6 +118,7 @@ fn router(emulator: Arc<Emulator>) -> Router {
         )
         .route("/_emulator/stats", get(state::stats))
         .route("/_emulator/expire-tokens", post(state::expire_tokens))
+        .route("/_emulator/forget-clients", post(state::forget_clients))
         .route("/_emulator/credentials", get(state::issued_credentials))
         .with_state(emulator)
 }

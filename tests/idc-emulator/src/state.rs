@@ -277,6 +277,15 @@ pub async fn expire_tokens(State(e): State<Arc<Emulator>>) -> Json<usize> {
     Json(m.access_tokens.len())
 }
 
+/// Forgets every registered client, as Identity Center does with a registration it revoked (or one
+/// made against another instance): their refreshes and sign-ins answer InvalidClientException.
+pub async fn forget_clients(State(e): State<Arc<Emulator>>) -> Json<usize> {
+    let mut m = e.memory();
+    let n = m.clients.len();
+    m.clients.clear();
+    Json(n)
+}
+
 /// Issued role credentials (without secrets): lets tests and the lab's AWS endpoint check them.
 pub async fn issued_credentials(State(e): State<Arc<Emulator>>) -> Json<Vec<IssuedCredentials>> {
     Json(e.memory().credentials.clone())

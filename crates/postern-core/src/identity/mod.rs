@@ -127,7 +127,6 @@ pub struct Identity {
     region: String,
     endpoints: Endpoints,
     oidc: OidcClient,
-    portal: PortalClient,
     store: Arc<dyn SecretStore>,
     lock_file: PathBuf,
     aws_dir: Option<PathBuf>,
@@ -149,7 +148,6 @@ impl Identity {
         let start_url = settings.start_url.as_str().to_string();
         Ok(Self {
             oidc: OidcClient::new(&settings.region, &endpoints.oidc),
-            portal: PortalClient::new(&settings.region, &endpoints.portal),
             lock_file: single_flight::lock_path(&state_dir, &start_url),
             region: settings.region.clone(),
             start_url,
@@ -228,10 +226,16 @@ impl Identity {
         {
             return Ok(SessionInfo::from(&token));
         }
-        let reg = self.registration().await?;
-        let grant = match options.method {
-            SignInMethod::DeviceCode => self.device_code_flow(&reg, options, presenter).await?,
-            SignInMethod::Pkce => self.pkce_flow(&reg, options, presenter).await?,
+        let mut reg = self.registration().await?;
+        let grant = match self.flow(&reg, options, presenter).await {
+            // A stored registration Identity Center no longer accepts (revoked, or made against
+            // another instance): register again, once.
+            Err(IdentityError::ClientRejected { .. }) => {
+                self.store.delete(&self.client_key())?;
+                reg = self.registration().await?;
+                self.flow(&reg, options, presenter).await?
+            }
+            other => other?,
         };
         let token = TokenSet {
             start_url: self.start_url.clone(),
@@ -246,6 +250,18 @@ impl Identity {
         self.save(&self.token_key(), &token)?;
         self.export_cli_cache(&token, &reg)?;
         Ok(SessionInfo::from(&token))
+    }
+
+    async fn flow(
+        &self,
+        reg: &ClientRegistration,
+        options: &SignInOptions,
+        presenter: &dyn SignInPresenter,
+    ) -> Result<oidc::Grant, IdentityError> {
+        match options.method {
+            SignInMethod::DeviceCode => self.device_code_flow(reg, options, presenter).await,
+            SignInMethod::Pkce => self.pkce_flow(reg, options, presenter).await,
+        }
     }
 
     async fn device_code_flow(
@@ -359,11 +375,15 @@ impl Identity {
         };
         let grant = match self.oidc.refresh(&reg, refresh_token).await {
             Ok(grant) => grant,
-            Err(
-                e @ (IdentityError::SessionEnded { .. } | IdentityError::ClientRejected { .. }),
-            ) => {
+            Err(e @ IdentityError::SessionEnded { .. }) => {
                 // The refresh token is dead: forget it so nothing retries with it.
                 self.store.delete(&self.token_key())?;
+                return Err(e);
+            }
+            Err(e @ IdentityError::ClientRejected { .. }) => {
+                // So is the registration it was issued to: the next sign-in registers anew.
+                self.store.delete(&self.token_key())?;
+                self.store.delete(&self.client_key())?;
                 return Err(e);
             }
             Err(e) => return Err(e),
@@ -406,8 +426,17 @@ impl Identity {
 
     /// Accounts and their roles, every page.
     pub async fn accounts(&self) -> Result<Vec<Account>, IdentityError> {
-        self.with_portal_token(|token| async move { self.portal.accounts(&token).await })
+        self.with_portal_token(|portal, token| async move { portal.accounts(&token).await })
             .await
+    }
+
+    /// Asks Identity Center whether the session is alive and gives this role: a token that
+    /// only looks valid here (revoked, or issued by another instance) fails now, not later.
+    pub async fn has_role(&self, account_id: &str, role_name: &str) -> Result<bool, IdentityError> {
+        self.with_portal_token(|portal, token| async move {
+            portal.has_role(&token, account_id, role_name).await
+        })
+        .await
     }
 
     pub async fn role_credentials(
@@ -415,26 +444,28 @@ impl Identity {
         account_id: &str,
         role_name: &str,
     ) -> Result<RoleCredentials, IdentityError> {
-        self.with_portal_token(|token| async move {
-            self.portal
-                .role_credentials(&token, account_id, role_name)
-                .await
+        self.with_portal_token(|portal, token| async move {
+            portal.role_credentials(&token, account_id, role_name).await
         })
         .await
     }
 
     /// Runs a portal call; when the portal rejects a token that looked valid here (revoked or
     /// expired server side), refreshes once and retries before asking for a new sign-in.
+    ///
+    /// Each call gets a new portal client, so no pooled connection outlives a route change: one
+    /// opened before the VPN came up would still carry the laptop's own address and hang.
     async fn with_portal_token<T, F, Fut>(&self, call: F) -> Result<T, IdentityError>
     where
-        F: Fn(SecretText) -> Fut,
+        F: Fn(PortalClient, SecretText) -> Fut,
         Fut: std::future::Future<Output = Result<T, IdentityError>>,
     {
-        match call(self.access_token().await?).await {
+        let portal = || PortalClient::new(&self.region, &self.endpoints.portal);
+        match call(portal(), self.access_token().await?).await {
             Err(IdentityError::SessionEnded { .. }) => {
                 let _lock = single_flight::acquire(&self.lock_file, REFRESH_LOCK_WAIT).await?;
                 let token = self.refresh(&self.require_token()?).await?;
-                call(token.access_token).await
+                call(portal(), token.access_token).await
             }
             other => other,
         }
@@ -445,8 +476,7 @@ impl Identity {
     pub async fn sign_out(&self) -> Result<SignOutReport, IdentityError> {
         let token = self.stored_token().unwrap_or(None);
         let portal_logout_error = match &token {
-            Some(t) => self
-                .portal
+            Some(t) => PortalClient::new(&self.region, &self.endpoints.portal)
                 .logout(&t.access_token)
                 .await
                 .err()

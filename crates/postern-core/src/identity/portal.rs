@@ -107,6 +107,30 @@ impl PortalClient {
         Ok(accounts)
     }
 
+    /// Whether Identity Center gives this user the role in the account (one listing, all pages).
+    pub async fn has_role(
+        &self,
+        token: &SecretText,
+        account_id: &str,
+        role_name: &str,
+    ) -> Result<bool, IdentityError> {
+        let mut roles = self
+            .client
+            .list_account_roles()
+            .access_token(token.expose())
+            .account_id(account_id)
+            .max_results(PAGE)
+            .into_paginator()
+            .items()
+            .send();
+        while let Some(role) = roles.next().await {
+            if role.map_err(|e| self.fail(e))?.role_name() == Some(role_name) {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
     pub async fn role_credentials(
         &self,
         token: &SecretText,
