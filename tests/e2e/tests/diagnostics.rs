@@ -134,7 +134,7 @@ fn log_dir(user: &User) -> PathBuf {
 fn every_planted_secret_is_removed_and_counted_and_missing_sources_are_named() {
     let tags = ["log", "rotated", "policy"];
     let user = User::with_policy(&format!(
-        "# pasted by mistake:\n# {}\n[identity_center]\nstart_url = \"https://lab.awsapps.com/start\"\nregion = \"eu-west-1\"\n",
+        "# pasted by mistake:\n# {}\n[identity_center]\nstart_url = \"https://diagnostics-canary.awsapps.com/start\"\nregion = \"eu-west-1\"\n",
         plant("policy").trim_end().replace('\n', "\n# ")
     ));
     let profile = user.home.path().join("corp.ovpn");
@@ -204,7 +204,8 @@ fn every_planted_secret_is_removed_and_counted_and_missing_sources_are_named() {
         files["keychain.json"]
     );
     assert!(
-        files["keychain.json"].contains("\"sso-token:https://lab.awsapps.com/start\": \"absent\"")
+        files["keychain.json"]
+            .contains("\"sso-token:https://diagnostics-canary.awsapps.com/start\": \"absent\"")
     );
 
     let manifest: serde_json::Value = serde_json::from_str(&files["manifest.json"]).unwrap();

@@ -13,6 +13,9 @@ use time::OffsetDateTime;
 
 use crate::vpn::tunnel::{TunnelFailure, TunnelState};
 
+pub mod notify;
+pub mod present;
+
 /// What Connect is asked to reach.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -1,0 +1,260 @@
+//! How a session state looks to a person, the same in the tray, the window and the CLI: the icon,
+//! one status line, the reason and the next step, and which actions make sense now. Pure
+//! functions of the [`Transition`], so every state's rendering is tested without a display.
+
+use std::net::IpAddr;
+
+use serde::Serialize;
+use time::OffsetDateTime;
+
+use super::{Cause, SessionState, Target, Transition};
+
+/// The tray icon: one per kind of situation, not per state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Indicator {
+    /// No credentials and nothing in progress (or waiting for the person to sign in).
+    SignedOut,
+    Working,
+    Ready,
+    /// Was ready; paused for a reason that may pass (the VPN reconnecting).
+    Warning,
+    Blocked,
+}
+
+impl Indicator {
+    pub const ALL: [Indicator; 5] = [
+        Indicator::SignedOut,
+        Indicator::Working,
+        Indicator::Ready,
+        Indicator::Warning,
+        Indicator::Blocked,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Indicator::SignedOut => "signed-out",
+            Indicator::Working => "working",
+            Indicator::Ready => "ready",
+            Indicator::Warning => "warning",
+            Indicator::Blocked => "blocked",
+        }
+    }
+}
+
+/// The sign-in the person must finish in a browser.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SignInPrompt {
+    pub url: String,
+    pub code: Option<String>,
+}
+
+/// Everything a door shows for one state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Presentation {
+    pub state: &'static str,
+    pub indicator: Indicator,
+    /// One line: where things stand.
+    pub headline: String,
+    /// Why, when something stopped or is paused.
+    pub reason: Option<String>,
+    /// The one thing to do next, if anything.
+    pub next_step: Option<String>,
+    pub can_connect: bool,
+    pub can_disconnect: bool,
+    pub target: Option<Target>,
+    pub sign_in: Option<SignInPrompt>,
+    pub egress: Option<IpAddr>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub expires_at: Option<OffsetDateTime>,
+}
+
+fn non_empty(s: String) -> Option<String> {
+    (!s.is_empty()).then_some(s)
+}
+
+pub fn present(t: &Transition) -> Presentation {
+    let mut p = Presentation {
+        state: t.state.name(),
+        indicator: Indicator::Working,
+        headline: String::new(),
+        reason: None,
+        next_step: None,
+        can_connect: false,
+        can_disconnect: true,
+        target: None,
+        sign_in: None,
+        egress: None,
+        expires_at: None,
+    };
+    match &t.state {
+        SessionState::Idle => {
+            p.indicator = Indicator::SignedOut;
+            p.headline = "Not connected".into();
+            p.can_connect = true;
+            p.can_disconnect = false;
+            // An Idle reached by a failure keeps its reason; a plain disconnect needs none.
+            if !matches!(t.cause, Cause::UserDisconnected | Cause::AllGatesOpen) {
+                p.reason = Some(t.cause.sentence());
+            }
+            p.next_step = Some("Click Connect when you need AWS access.".into());
+        }
+        SessionState::SigningIn {
+            verification_uri,
+            user_code,
+        } => match verification_uri {
+            Some(url) => {
+                p.indicator = Indicator::SignedOut;
+                p.headline = "Sign in to continue".into();
+                p.next_step = Some(match user_code {
+                    Some(code) => format!("Open the sign-in page and confirm the code {code}."),
+                    None => "Finish signing in in your browser.".into(),
+                });
+                p.sign_in = Some(SignInPrompt {
+                    url: url.clone(),
+                    code: user_code.clone(),
+                });
+            }
+            None => p.headline = "Checking your sign-in…".into(),
+        },
+        SessionState::CheckingPosture => p.headline = "Checking this device…".into(),
+        SessionState::ConnectingVpn { profile, .. } => {
+            p.headline = format!("Connecting the VPN '{profile}'…")
+        }
+        SessionState::VpnSignIn { url } => {
+            p.indicator = Indicator::SignedOut;
+            p.headline = "Sign in to the VPN".into();
+            p.next_step = Some("Finish the VPN sign-in in your browser.".into());
+            p.sign_in = Some(SignInPrompt {
+                url: url.clone(),
+                code: None,
+            });
+        }
+        SessionState::VerifyingEgress => {
+            p.headline = "Verifying that traffic leaves through the company network…".into()
+        }
+        SessionState::Ready {
+            target,
+            egress,
+            expires_at,
+        } => {
+            p.indicator = Indicator::Ready;
+            p.headline = format!("Protected: {} / {}", target.account, target.role);
+            p.target = Some(target.clone());
+            p.egress = Some(*egress);
+            p.expires_at = Some(*expires_at);
+        }
+        SessionState::Degraded { target, cause } => {
+            p.indicator = Indicator::Warning;
+            p.headline = "Paused: AWS credentials are withheld".into();
+            p.reason = Some(cause.sentence());
+            p.next_step = non_empty(cause.next_step());
+            p.target = Some(target.clone());
+        }
+        SessionState::Blocked { cause } => {
+            p.indicator = Indicator::Blocked;
+            p.headline = "Blocked: no AWS credentials".into();
+            p.reason = Some(cause.sentence());
+            p.next_step = non_empty(cause.next_step());
+            p.can_connect = true;
+        }
+        SessionState::Disconnecting => {
+            p.headline = "Disconnecting…".into();
+            p.can_disconnect = false;
+        }
+    }
+    p
+}
+
+/// What a tray menu item does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MenuAction {
+    /// The status line: not clickable.
+    Status,
+    Connect,
+    Disconnect,
+    OpenWindow,
+    ExportDiagnostics,
+    Quit,
+}
+
+impl MenuAction {
+    pub fn id(self) -> &'static str {
+        match self {
+            MenuAction::Status => "status",
+            MenuAction::Connect => "connect",
+            MenuAction::Disconnect => "disconnect",
+            MenuAction::OpenWindow => "open",
+            MenuAction::ExportDiagnostics => "diagnostics",
+            MenuAction::Quit => "quit",
+        }
+    }
+
+    pub fn from_id(id: &str) -> Option<Self> {
+        [
+            MenuAction::Status,
+            MenuAction::Connect,
+            MenuAction::Disconnect,
+            MenuAction::OpenWindow,
+            MenuAction::ExportDiagnostics,
+            MenuAction::Quit,
+        ]
+        .into_iter()
+        .find(|a| a.id() == id)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MenuItem {
+    pub action: Option<MenuAction>,
+    pub label: String,
+    pub enabled: bool,
+}
+
+/// The tray menu for a presentation: status (with the reason), the account and role, Connect or
+/// Disconnect, then the fixed items. `None` actions are informational lines.
+pub fn tray_menu(p: &Presentation) -> Vec<MenuItem> {
+    let info = |label: String| MenuItem {
+        action: None,
+        label,
+        enabled: false,
+    };
+    let mut items = vec![MenuItem {
+        action: Some(MenuAction::Status),
+        label: match &p.reason {
+            Some(reason) => format!("{} — {reason}", p.headline),
+            None => p.headline.clone(),
+        },
+        enabled: false,
+    }];
+    if let Some(t) = &p.target {
+        items.push(info(format!("Account {} · role {}", t.account, t.role)));
+    }
+    if let Some(ip) = p.egress {
+        items.push(info(format!("Leaving through {ip}")));
+    }
+    let item = |action: MenuAction, label: &str, enabled: bool| MenuItem {
+        action: Some(action),
+        label: label.into(),
+        enabled,
+    };
+    if p.can_connect || !p.can_disconnect {
+        items.push(item(MenuAction::Connect, "Connect", p.can_connect));
+    } else {
+        items.push(item(MenuAction::Disconnect, "Disconnect", p.can_disconnect));
+    }
+    items.push(item(MenuAction::OpenWindow, "Open Postern", true));
+    items.push(item(
+        MenuAction::ExportDiagnostics,
+        "Export diagnostics…",
+        true,
+    ));
+    items.push(item(MenuAction::Quit, "Quit Postern", true));
+    items
+}
+
+#[cfg(test)]
+mod tests;
