@@ -10,4 +10,4 @@ pub mod client;
 pub mod diagnostics;
 
 pub use orchestrator::AgentConfig;
-pub use server::serve;
+pub use server::{Agent, serve};

@@ -35,6 +35,20 @@ pub struct AgentConfig {
     pub open_browser: bool,
 }
 
+impl AgentConfig {
+    /// This user's usual places: the helper's socket, the profile store, the state directory.
+    pub fn for_this_user(policy: OrgPolicy, open_browser: bool) -> Self {
+        Self {
+            policy,
+            helper_socket: postern_ipc::client::socket_path(),
+            profiles: ProfileStore::default_dir(),
+            state_dir: postern_core::paths::user_state_dir(),
+            aws_dir: postern_core::paths::aws_dir(),
+            open_browser,
+        }
+    }
+}
+
 /// What the orchestrator's own tasks report back.
 enum Incoming {
     Session(Event),

@@ -2,20 +2,103 @@
 //! user (SO_PEERCRED). A second agent refuses to start while one answers on the socket.
 
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
+use postern_core::session::{SessionState, Transition};
 use postern_ipc::agent::{AGENT_PROTOCOL_VERSION, AgentError, AgentReply, AgentRequest};
 use postern_ipc::{FrameError, read_frame, write_frame};
 use tokio::net::{UnixListener, UnixStream};
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, watch};
 
 use crate::orchestrator::{self, AgentConfig, Command, Handle};
 
+/// The agent running in this process: the orchestrator plus its socket for the user's other
+/// processes. The desktop app holds one; `postern agent` holds one until a signal.
+pub struct Agent {
+    handle: Handle,
+    socket: PathBuf,
+    accept: tokio::task::JoinHandle<()>,
+}
+
+impl Agent {
+    /// Binds the socket (refusing when another agent answers there) and starts the session.
+    pub async fn start(config: AgentConfig, socket: &Path) -> Result<Self, String> {
+        let listener = bind(socket).await?;
+        let owner = std::fs::metadata(socket).map_err(|e| e.to_string())?.uid();
+        let handle = orchestrator::start(config)?;
+        tracing::info!(socket = %socket.display(), "agent {} started", env!("CARGO_PKG_VERSION"));
+        let served = handle.clone();
+        let accept = tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let handle = served.clone();
+                tokio::spawn(async move { session(stream, owner, handle).await });
+            }
+        });
+        Ok(Self {
+            handle,
+            socket: socket.to_path_buf(),
+            accept,
+        })
+    }
+
+    /// Starts Connect towards this account and role (profile: the VPN profile, default the only
+    /// one); progress arrives as transitions.
+    pub async fn connect(
+        &self,
+        profile: Option<String>,
+        account: String,
+        role: String,
+    ) -> Result<(), AgentError> {
+        let (reply, answer) = oneshot::channel();
+        let _ = self
+            .handle
+            .commands
+            .send(Command::Connect {
+                profile,
+                account,
+                role,
+                reply,
+            })
+            .await;
+        answer.await.unwrap_or(Err(AgentError::BadRequest {
+            detail: "the agent stopped".into(),
+        }))
+    }
+
+    pub async fn disconnect(&self) {
+        let _ = self.handle.commands.send(Command::Disconnect).await;
+    }
+
+    /// The current transition, and every later one.
+    pub fn transitions(&self) -> watch::Receiver<Transition> {
+        self.handle.transitions.clone()
+    }
+
+    pub fn history(&self) -> Vec<Transition> {
+        self.handle.history()
+    }
+
+    /// Withdraws credentials, takes the tunnel down (waiting up to 10 s for Idle), closes the
+    /// socket.
+    pub async fn shutdown(&self) {
+        self.disconnect().await;
+        let mut transitions = self.transitions();
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+            while !matches!(transitions.borrow_and_update().state, SessionState::Idle) {
+                if transitions.changed().await.is_err() {
+                    break;
+                }
+            }
+        })
+        .await;
+        self.accept.abort();
+        let _ = std::fs::remove_file(&self.socket);
+    }
+}
+
 /// Runs the agent until SIGTERM or Ctrl-C; then disconnects cleanly.
 pub async fn serve(config: AgentConfig, socket: &Path) -> Result<(), String> {
-    let listener = bind(socket).await?;
-    let owner = std::fs::metadata(socket).map_err(|e| e.to_string())?.uid();
-    let handle = orchestrator::start(config)?;
+    let agent = Agent::start(config, socket).await?;
     eprintln!(
         "postern agent {}: listening on {}",
         env!("CARGO_PKG_VERSION"),
@@ -23,33 +106,11 @@ pub async fn serve(config: AgentConfig, socket: &Path) -> Result<(), String> {
     );
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .map_err(|e| e.to_string())?;
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => {
-                if let Ok((stream, _)) = accepted {
-                    let handle = handle.clone();
-                    tokio::spawn(async move { session(stream, owner, handle).await });
-                }
-            }
-            _ = term.recv() => break,
-            _ = tokio::signal::ctrl_c() => break,
-        }
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
     }
-    // Quitting withdraws credentials and takes the tunnel down.
-    let _ = handle.commands.send(Command::Disconnect).await;
-    let mut transitions = handle.transitions.clone();
-    let _ = tokio::time::timeout(std::time::Duration::from_secs(10), async {
-        while !matches!(
-            transitions.borrow_and_update().state,
-            postern_core::session::SessionState::Idle
-        ) {
-            if transitions.changed().await.is_err() {
-                break;
-            }
-        }
-    })
-    .await;
-    let _ = std::fs::remove_file(socket);
+    agent.shutdown().await;
     Ok(())
 }
 

@@ -9,7 +9,6 @@ use postern_agent::AgentConfig;
 use postern_agent::client::{AgentClient, AgentClientError};
 use postern_core::credentials::aws_config::{self, ManagedProfile};
 use postern_core::session::{SessionState, Transition};
-use postern_core::vpn::ProfileStore;
 use postern_core::{ExitCode, Problem, paths, policy};
 
 use crate::output::{Failure, print_json};
@@ -59,14 +58,7 @@ pub async fn run_agent(policy_file: Option<&Path>, args: AgentArgs) -> Result<()
     if let Err(e) = postern_core::diagnostics::logging::init("agent") {
         eprintln!("postern agent: no log file ({e}); continuing without one");
     }
-    let config = AgentConfig {
-        policy,
-        helper_socket: postern_ipc::client::socket_path(),
-        profiles: ProfileStore::default_dir(),
-        state_dir: paths::user_state_dir(),
-        aws_dir: paths::aws_dir(),
-        open_browser: !args.no_browser,
-    };
+    let config = AgentConfig::for_this_user(policy, !args.no_browser);
     postern_agent::serve(config, &paths::agent_socket())
         .await
         .map_err(|e| Failure::from(AgentStartFailed(e)))

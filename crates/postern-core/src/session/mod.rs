@@ -18,6 +18,7 @@ pub mod present;
 
 /// What Connect is asked to reach.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct Target {
     pub profile: String,

@@ -11,6 +11,7 @@ use super::{Cause, SessionState, Target, Transition};
 
 /// The tray icon: one per kind of situation, not per state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "kebab-case")]
 pub enum Indicator {
     /// No credentials and nothing in progress (or waiting for the person to sign in).
@@ -44,6 +45,7 @@ impl Indicator {
 
 /// The sign-in the person must finish in a browser.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct SignInPrompt {
     pub url: String,
@@ -52,8 +54,11 @@ pub struct SignInPrompt {
 
 /// Everything a door shows for one state.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct Presentation {
+    /// The session state's name (`SessionState::name`), or `not-configured`.
+    #[cfg_attr(feature = "ts", ts(type = "string"))]
     pub state: &'static str,
     pub indicator: Indicator,
     /// One line: where things stand.
@@ -68,7 +73,27 @@ pub struct Presentation {
     pub sign_in: Option<SignInPrompt>,
     pub egress: Option<IpAddr>,
     #[serde(with = "time::serde::rfc3339::option")]
+    #[cfg_attr(feature = "ts", ts(type = "string | null"))]
     pub expires_at: Option<OffsetDateTime>,
+}
+
+impl Presentation {
+    /// Nothing can run: no usable policy, or the agent could not start. Says why and what to do.
+    pub fn problem(headline: &str, reason: String, next_step: String) -> Self {
+        Self {
+            state: "not-configured",
+            indicator: Indicator::Blocked,
+            headline: headline.into(),
+            reason: Some(reason),
+            next_step: Some(next_step),
+            can_connect: false,
+            can_disconnect: false,
+            target: None,
+            sign_in: None,
+            egress: None,
+            expires_at: None,
+        }
+    }
 }
 
 fn non_empty(s: String) -> Option<String> {

@@ -1,0 +1,241 @@
+//! The one controller every door of the app goes through: window commands and tray items only
+//! forward here. It runs the agent in-process, renders every transition through the [`Shell`]
+//! (tray, window, notifications), and holds no rule of its own: states come from the core's
+//! machine, their looks from `present`, notifications from `notify`.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use postern_agent::diagnostics::{DiagnosticsSources, collect};
+use postern_agent::{Agent, AgentConfig};
+use postern_core::diagnostics::default_bundle_name;
+use postern_core::egress::{self, CountryDatabase};
+use postern_core::policy::{self, OrgPolicy};
+use postern_core::posture;
+use postern_core::session::Transition;
+use postern_core::session::notify::{Notice, Notifier};
+use postern_core::session::present::{Presentation, present};
+use postern_core::vpn::ProfileStore;
+use postern_core::{Problem, identity::KeyringStore};
+use time::OffsetDateTime;
+use tokio::sync::watch;
+
+use crate::view::{self, CheckLine, DiagnosticsPreview, EgressView, SavedBundle, WindowView};
+
+/// Where the controller's output goes: the tray, the window and the desktop's notifications.
+/// The Tauri app implements it; tests record it.
+pub trait Shell: Send + Sync + 'static {
+    /// A new state to show (tray icon, menu, tooltip; the window's `session` event).
+    fn render(&self, view: &Presentation);
+    fn notify(&self, notice: &Notice);
+}
+
+/// How often the expiry warning is considered.
+const TICK: Duration = Duration::from_secs(30);
+
+pub struct Controller {
+    agent: Option<Arc<Agent>>,
+    policy: Option<OrgPolicy>,
+    policy_file: Option<PathBuf>,
+    /// Why nothing can run, when the policy or the agent failed.
+    setup_problem: Option<Presentation>,
+    transitions: Option<watch::Receiver<Transition>>,
+}
+
+pub struct StartOptions {
+    pub policy_file: Option<PathBuf>,
+    pub agent_socket: PathBuf,
+    pub open_browser: bool,
+}
+
+impl Controller {
+    /// Loads the policy, starts the agent and begins rendering. Never fails: a problem is shown
+    /// in the tray and the window instead.
+    pub async fn start(options: StartOptions, shell: Arc<dyn Shell>) -> Arc<Self> {
+        let loaded = policy::load(options.policy_file.as_deref());
+        let (policy, agent, setup_problem) = match loaded {
+            Err(e) => (
+                None,
+                None,
+                Some(Presentation::problem(
+                    "Not configured",
+                    e.to_string(),
+                    e.next_step(),
+                )),
+            ),
+            Ok((policy, _)) => {
+                let config = AgentConfig::for_this_user(policy.clone(), options.open_browser);
+                match Agent::start(config, &options.agent_socket).await {
+                    Ok(agent) => (Some(policy), Some(agent), None),
+                    Err(e) => (
+                        Some(policy),
+                        None,
+                        Some(Presentation::problem(
+                            "Postern cannot start",
+                            format!("The session could not start: {e}."),
+                            "Quit the other Postern (app or `postern agent`) and open Postern again.".into(),
+                        )),
+                    ),
+                }
+            }
+        };
+        let transitions = agent.as_ref().map(Agent::transitions);
+        let controller = Arc::new(Self {
+            agent: agent.map(Arc::new),
+            policy,
+            policy_file: options.policy_file,
+            setup_problem,
+            transitions: transitions.clone(),
+        });
+        match transitions {
+            Some(rx) => {
+                tokio::spawn(render_loop(rx, shell));
+            }
+            None => shell.render(&controller.presentation()),
+        }
+        controller
+    }
+
+    pub fn presentation(&self) -> Presentation {
+        match (&self.setup_problem, &self.transitions) {
+            (Some(problem), _) => problem.clone(),
+            (None, Some(rx)) => present(&rx.borrow()),
+            (None, None) => Presentation::problem(
+                "Postern stopped",
+                "The session has ended.".into(),
+                "Open Postern again.".into(),
+            ),
+        }
+    }
+
+    pub fn view(&self) -> WindowView {
+        WindowView {
+            session: self.presentation(),
+            choices: self.policy.as_ref().map(view::choices).unwrap_or_default(),
+            profiles: ProfileStore::new(ProfileStore::default_dir(), Arc::new(KeyringStore))
+                .list()
+                .map(|l| l.into_iter().map(|p| p.name).collect())
+                .unwrap_or_default(),
+        }
+    }
+
+    fn agent(&self) -> Result<&Agent, String> {
+        self.agent.as_deref().ok_or_else(|| {
+            self.presentation()
+                .reason
+                .unwrap_or_else(|| "The session is not running.".into())
+        })
+    }
+
+    pub async fn connect(
+        &self,
+        account: String,
+        role: String,
+        profile: Option<String>,
+    ) -> Result<(), String> {
+        self.agent()?
+            .connect(profile, account, role)
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    pub async fn disconnect(&self) -> Result<(), String> {
+        self.agent()?.disconnect().await;
+        Ok(())
+    }
+
+    /// The page to open for the sign-in in progress, if any.
+    pub fn sign_in_url(&self) -> Option<String> {
+        self.presentation().sign_in.map(|s| s.url)
+    }
+
+    /// The posture checklist, evaluated now.
+    pub async fn posture(&self) -> Result<Vec<CheckLine>, String> {
+        let settings = self
+            .policy
+            .as_ref()
+            .and_then(|p| p.posture.as_ref())
+            .ok_or("The company policy has no device requirements.")?;
+        let requirements = settings.for_this_os().clone();
+        let report = tokio::task::spawn_blocking(move || posture::check(&requirements))
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(view::checklist(&report))
+    }
+
+    /// Where traffic leaves now.
+    pub async fn egress(&self) -> Result<EgressView, String> {
+        let settings = self
+            .policy
+            .as_ref()
+            .and_then(|p| p.egress.as_ref())
+            .ok_or("The company policy has no network requirements.")?;
+        let countries = match &settings.geoip_database {
+            Some(path) => Some(CountryDatabase::open(path).map_err(|e| e.to_string())?),
+            None => None,
+        };
+        Ok(view::egress(
+            &egress::check(settings, countries.as_ref()).await,
+        ))
+    }
+
+    fn diagnostics_sources(&self) -> DiagnosticsSources {
+        DiagnosticsSources::for_this_user(self.policy_file.clone(), "postern-app")
+    }
+
+    pub async fn preview_diagnostics(&self) -> DiagnosticsPreview {
+        view::preview(&collect(&self.diagnostics_sources()).await)
+    }
+
+    /// Collects again (the preview may be minutes old) and saves into `dir`.
+    pub async fn export_diagnostics(&self, dir: &Path) -> Result<SavedBundle, String> {
+        let bundle = collect(&self.diagnostics_sources()).await;
+        let path = dir.join(default_bundle_name(OffsetDateTime::now_utc()));
+        let bytes = bundle
+            .write(&path)
+            .map_err(|e| format!("{} {}", e, e.next_step()))?;
+        Ok(SavedBundle {
+            path: path.display().to_string(),
+            bytes,
+        })
+    }
+
+    /// Quitting disconnects cleanly: credentials withdrawn, tunnel down, socket closed.
+    pub async fn shutdown(&self) {
+        if let Some(agent) = &self.agent {
+            agent.shutdown().await;
+        }
+    }
+}
+
+/// Renders every transition, notifies the actionable ones, and warns before expiry.
+async fn render_loop(mut transitions: watch::Receiver<Transition>, shell: Arc<dyn Shell>) {
+    let mut notifier = Notifier::default();
+    let mut tick = tokio::time::interval(TICK);
+    loop {
+        let transition = transitions.borrow_and_update().clone();
+        shell.render(&present(&transition));
+        if let Some(notice) = notifier.on_transition(&transition, Instant::now()) {
+            shell.notify(&notice);
+        }
+        loop {
+            tokio::select! {
+                changed = transitions.changed() => {
+                    if changed.is_err() {
+                        return;
+                    }
+                    break;
+                }
+                _ = tick.tick() => {
+                    if let Some(notice) = notifier.on_tick(OffsetDateTime::now_utc(), Instant::now()) {
+                        shell.notify(&notice);
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

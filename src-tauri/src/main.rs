@@ -1,0 +1,85 @@
+//! Postern's desktop app: a tray icon, a window and notifications, all thin. Every command and
+//! menu item forwards to the [`Controller`]; the session itself runs in-process (the same agent
+//! `postern agent` runs), so the CLI and `credential_process` talk to this app while it is open.
+//!
+//! Platform notes: on macOS the tray icon sits in the menu bar and the app has no Dock icon
+//! (`ActivationPolicy::Accessory`); on Windows it sits in the notification area; on Linux it is
+//! a StatusNotifierItem (libayatana-appindicator), shown by panels that implement it.
+
+#![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
+
+mod commands;
+mod controller;
+mod shell;
+mod view;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use tauri::{Manager, RunEvent};
+
+use controller::{Controller, StartOptions};
+
+fn main() {
+    let started = std::time::Instant::now();
+    let background = std::env::args().any(|a| a == "--background");
+    if let Err(e) = postern_core::diagnostics::logging::init("app") {
+        eprintln!("postern-app: no log file ({e}); continuing without one");
+    }
+    let app = tauri::Builder::default()
+        .invoke_handler(tauri::generate_handler![
+            commands::view,
+            commands::connect,
+            commands::disconnect,
+            commands::open_sign_in,
+            commands::check_posture,
+            commands::check_egress,
+            commands::preview_diagnostics,
+            commands::export_diagnostics,
+        ])
+        .setup(move |app| {
+            #[cfg(target_os = "macos")]
+            app.set_activation_policy(tauri::ActivationPolicy::Accessory);
+            let handle = app.handle().clone();
+            shell::create_tray(&handle)?;
+            let shell = Arc::new(shell::TauriShell::new(handle.clone()));
+            let options = StartOptions {
+                policy_file: std::env::var_os("POSTERN_POLICY")
+                    .filter(|v| !v.is_empty())
+                    .map(PathBuf::from),
+                agent_socket: postern_core::paths::agent_socket(),
+                open_browser: true,
+            };
+            let controller =
+                tauri::async_runtime::block_on(Controller::start(options, shell.clone()));
+            app.manage(controller);
+            if !background {
+                shell::show_window(&handle);
+            }
+            // Benchmarks and tests wait for this line.
+            eprintln!(
+                "postern-app: tray ready in {} ms",
+                started.elapsed().as_millis()
+            );
+            Ok(())
+        })
+        .build(tauri::generate_context!());
+    let app = match app {
+        Ok(app) => app,
+        Err(e) => {
+            eprintln!(
+                "postern-app: cannot start the desktop app: {e}\nIs a graphical session running? `postern` works without one."
+            );
+            std::process::exit(1);
+        }
+    };
+    app.run(|_app, event| {
+        // Closing the window keeps the app in the tray; only Quit ends it.
+        if let RunEvent::ExitRequested {
+            api, code: None, ..
+        } = event
+        {
+            api.prevent_exit();
+        }
+    });
+}

@@ -1,0 +1,144 @@
+// The window: renders what the Rust side presents and forwards clicks to its commands. It holds
+// no session logic and never sees a token; every type comes from bindings.ts (generated).
+
+import type {
+  AccessChoice,
+  CheckLine,
+  DiagnosticsPreview,
+  EgressView,
+  Presentation,
+  SavedBundle,
+  WindowView,
+} from "./bindings.js";
+
+interface TauriGlobal {
+  core: { invoke<T>(command: string, args?: Record<string, unknown>): Promise<T> };
+  event: { listen<T>(event: string, handler: (e: { payload: T }) => void): Promise<() => void> };
+}
+const tauri = (window as unknown as { __TAURI__: TauriGlobal }).__TAURI__;
+const invoke = tauri.core.invoke;
+
+function el<T extends HTMLElement = HTMLElement>(id: string): T {
+  const found = document.getElementById(id);
+  if (!found) throw new Error(`#${id} is missing from index.html`);
+  return found as T;
+}
+
+function setText(id: string, text: string | null): void {
+  const node = el(id);
+  node.textContent = text ?? "";
+  node.hidden = text === null || text === "";
+}
+
+let choices: AccessChoice[] = [];
+
+function renderSession(p: Presentation): void {
+  el("status").dataset.indicator = p.indicator;
+  el("status").dataset.state = p.state;
+  el("headline").textContent = p.headline;
+  setText("reason", p.reason);
+  setText("next-step", p.nextStep);
+  el<HTMLButtonElement>("connect").disabled = !p.canConnect;
+  el<HTMLButtonElement>("disconnect").disabled = !p.canDisconnect;
+  el("sign-in").hidden = p.signIn === null;
+  setText("sign-in-code", p.signIn?.code ?? null);
+  el("protected").hidden = p.state !== "ready";
+  if (p.target) el("target").textContent = `${p.target.account} / ${p.target.role}`;
+  el("egress").textContent = p.egress ?? "";
+  el("expires").textContent = p.expiresAt ? new Date(p.expiresAt).toLocaleTimeString() : "";
+}
+
+function renderView(v: WindowView): void {
+  choices = v.choices;
+  const access = el<HTMLSelectElement>("access");
+  access.replaceChildren(
+    ...v.choices.map((c, i) => new Option(`${c.account} / ${c.role}`, String(i))),
+  );
+  const profile = el<HTMLSelectElement>("profile");
+  profile.replaceChildren(...v.profiles.map((name) => new Option(name, name)));
+  el("profile").parentElement!.hidden = v.profiles.length === 0;
+  renderSession(v.session);
+}
+
+async function run(action: () => Promise<unknown>): Promise<void> {
+  setText("command-error", null);
+  try {
+    await action();
+  } catch (e) {
+    setText("command-error", String(e));
+  }
+}
+
+function renderChecks(lines: CheckLine[]): void {
+  el("checks").replaceChildren(
+    ...lines.map((line) => {
+      const item = document.createElement("li");
+      item.className = line.status;
+      item.dataset.check = line.name;
+      item.textContent = `${line.name}: ${line.detail}`;
+      if (line.remediation) {
+        const fix = document.createElement("span");
+        fix.className = "remediation";
+        fix.textContent = line.remediation;
+        item.append(fix);
+      }
+      return item;
+    }),
+  );
+}
+
+function renderEgress(e: EgressView): void {
+  el("egress-address").textContent = e.address ?? "unknown";
+  el("egress-match").textContent = e.natMatch ? "yes" : "no";
+  el("egress-country").textContent = e.country ?? "–";
+  el("egress-verdict").textContent = e.verdict;
+}
+
+function renderPreview(p: DiagnosticsPreview): void {
+  const rows = [...p.files, ...p.missing.map((m) => ({ name: m.name, detail: `missing: ${m.detail}` }))];
+  el("bundle-files").replaceChildren(
+    ...rows.map((f) => {
+      const row = document.createElement("tr");
+      for (const text of [f.name, f.detail]) {
+        const cell = document.createElement("td");
+        cell.textContent = text;
+        row.append(cell);
+      }
+      return row;
+    }),
+  );
+  el("export-result").textContent = `${p.redactions} secrets and personal details will be removed.`;
+  el("export-diagnostics").hidden = false;
+}
+
+el("connect").addEventListener("click", () =>
+  run(() => {
+    const choice = choices[Number(el<HTMLSelectElement>("access").value)];
+    if (!choice) throw new Error("Pick an account and role first.");
+    const profile = el<HTMLSelectElement>("profile").value || null;
+    return invoke("connect", { account: choice.account, role: choice.role, profile });
+  }),
+);
+el("disconnect").addEventListener("click", () => run(() => invoke("disconnect")));
+el("open-sign-in").addEventListener("click", () => run(() => invoke("open_sign_in")));
+el("check-posture").addEventListener("click", () =>
+  run(async () => renderChecks(await invoke<CheckLine[]>("check_posture"))),
+);
+el("check-egress").addEventListener("click", () =>
+  run(async () => renderEgress(await invoke<EgressView>("check_egress"))),
+);
+el("preview-diagnostics").addEventListener("click", () =>
+  run(async () => renderPreview(await invoke<DiagnosticsPreview>("preview_diagnostics"))),
+);
+el("export-diagnostics").addEventListener("click", () =>
+  run(async () => {
+    const saved = await invoke<SavedBundle>("export_diagnostics");
+    el("export-result").textContent = `Saved ${saved.path} (${saved.bytes} bytes).`;
+  }),
+);
+
+void tauri.event.listen<Presentation>("session", (e) => renderSession(e.payload));
+void tauri.event.listen<null>("show-diagnostics", () => {
+  (el("diagnostics") as HTMLDetailsElement).open = true;
+});
+void invoke<WindowView>("view").then(renderView);
