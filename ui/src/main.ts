@@ -31,8 +31,17 @@ function setText(id: string, text: string | null): void {
 }
 
 let choices: AccessChoice[] = [];
+let shownState: string | null = null;
+
+/** A network check describes the moment it ran: a new state makes it stale. */
+function clearEgress(): void {
+  for (const id of ["egress-address", "egress-match", "egress-country"]) el(id).textContent = "–";
+  el("egress-verdict").textContent = "";
+}
 
 function renderSession(p: Presentation): void {
+  if (shownState !== null && shownState !== p.state) clearEgress();
+  shownState = p.state;
   el("status").dataset.indicator = p.indicator;
   el("status").dataset.state = p.state;
   el("headline").textContent = p.headline;

@@ -13,6 +13,10 @@ static UP: Once = Once::new();
 static TURN: Mutex<()> = Mutex::new(());
 
 pub const ELASTIC_IP: &str = "203.0.113.10";
+/// The lab's AWS (the Identity Center emulator, with STS) in the "internet" namespace.
+pub const AWS: &str = "http://192.0.2.90";
+pub const ACCOUNT: &str = "111122223333";
+pub const ROLE: &str = "Developer";
 pub const LAPTOP_IP: &str = "198.51.100.10";
 pub const ECHO_URL: &str = "http://192.0.2.80/";
 
@@ -220,4 +224,65 @@ pub async fn connect_tunnel(
     })
     .await
     .expect("no CONNECTED within 20 s")
+}
+
+/// A process a test started, ended by PID (SIGTERM, then SIGKILL) when dropped.
+pub struct Spawned(pub Child);
+
+impl Drop for Spawned {
+    fn drop(&mut self) {
+        let _ = Command::new("kill").arg(self.0.id().to_string()).status();
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while std::time::Instant::now() < deadline {
+            if let Ok(Some(_)) = self.0.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The emulator as the lab's AWS (Identity Center + STS) at 192.0.2.90, enforcing the
+/// deny-unless-NAT rule on the source address.
+pub fn aws() -> Spawned {
+    use std::io::{BufRead, BufReader};
+    let mut child = Command::new("ip")
+        .args(["netns", "exec", "pl-inet"])
+        .arg(bin("postern-idc-emulator"))
+        .args([
+            "--listen",
+            "192.0.2.90:80",
+            "--public-url",
+            AWS,
+            "--nat-address",
+            "203.0.113.10/32",
+            "--lifetime",
+            "300",
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start the lab's AWS");
+    let mut banner = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut banner)
+        .expect("banner");
+    assert!(banner.starts_with("listening"), "{banner}");
+    Spawned(child)
+}
+
+/// A user whose policy requires every gate (posture, VPN, egress) for the lab's account and
+/// role, with the lab's VPN profile (certificate alice.lab.test) imported as `corp`.
+pub fn connect_user() -> crate::User {
+    let user = crate::User::with_policy(&format!(
+        "[identity_center]\nstart_url = \"https://lab.awsapps.com/start\"\nregion = \"eu-west-1\"\n\n\
+         [egress]\necho_urls = [\"{ECHO_URL}\"]\nallow_plain_http = true\nnat_addresses = [\"{ELASTIC_IP}/32\"]\n\n\
+         [posture]\n[posture.linux]\nmin_kernel = \"3.0\"\n\n\
+         [[access]]\naccount = \"{ACCOUNT}\"\nrole = \"{ROLE}\"\nmax_duration = \"30m\"\n"
+    ));
+    let profile = user.home.path().join("corp.ovpn");
+    lab(&["profile", "alice.lab.test", profile.to_str().expect("utf-8 path")]);
+    crate::Run::from(user.postern().arg("vpn").arg("import").arg(&profile)).assert_ok();
+    user
 }

@@ -4,59 +4,11 @@
 //! session's gnome-keyring, and the real AWS CLI using `credential_process`.
 
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use postern_e2e::lab::{self, Helper};
+use postern_e2e::lab::{self, ACCOUNT, AWS, Helper, ROLE, Spawned};
 use postern_e2e::{Run, User, bin, copy_env};
-
-const ACCOUNT: &str = "111122223333";
-const ROLE: &str = "Developer";
-const AWS: &str = "http://192.0.2.90";
-
-/// A process the test started, ended by PID (SIGTERM, then SIGKILL) when dropped.
-struct Spawned(Child);
-
-impl Drop for Spawned {
-    fn drop(&mut self) {
-        let _ = Command::new("kill").arg(self.0.id().to_string()).status();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.0.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// The emulator as the lab's AWS (Identity Center + STS) at 192.0.2.90.
-fn aws() -> Spawned {
-    let mut child = Command::new("ip")
-        .args(["netns", "exec", "pl-inet"])
-        .arg(bin("postern-idc-emulator"))
-        .args([
-            "--listen",
-            "192.0.2.90:80",
-            "--public-url",
-            AWS,
-            "--nat-address",
-            "203.0.113.10/32",
-            "--lifetime",
-            "300",
-        ])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut banner = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut banner)
-        .unwrap();
-    assert!(banner.starts_with("listening"), "{banner}");
-    Spawned(child)
-}
 
 struct Setup {
     user: User,
@@ -67,21 +19,9 @@ struct Setup {
 
 impl Setup {
     fn new() -> Self {
-        let aws = aws();
-        let user = User::with_policy(&format!(
-            "[identity_center]\nstart_url = \"https://lab.awsapps.com/start\"\nregion = \"eu-west-1\"\n\n\
-             [egress]\necho_urls = [\"http://192.0.2.80/\"]\nallow_plain_http = true\nnat_addresses = [\"203.0.113.10/32\"]\n\n\
-             [posture]\n[posture.linux]\nmin_kernel = \"3.0\"\n\n\
-             [[access]]\naccount = \"{ACCOUNT}\"\nrole = \"{ROLE}\"\nmax_duration = \"30m\"\n"
-        ));
+        let aws = lab::aws();
+        let user = lab::connect_user();
         let helper = Helper::start(&[]);
-        let profile = user.home.path().join("corp.ovpn");
-        lab::lab(&["profile", "alice.lab.test", profile.to_str().unwrap()]);
-        Run::from(
-            user.postern()
-                .args(["vpn", "import", profile.to_str().unwrap()]),
-        )
-        .assert_ok();
         let mut agent = Command::new("ip");
         agent
             .args(["netns", "exec", "pl-laptop"])

@@ -1,0 +1,126 @@
+#!/usr/bin/env python3
+"""Drives the real Postern window through WebKitWebDriver (W3C WebDriver, stdlib only), inside the
+lab's laptop namespace: sign in, Connect, see Ready and the Elastic IP, lose the VPN server, see
+the blocked state with its reason. Saves a screenshot of each state. Every wait is bounded.
+
+usage: drive.py WEBDRIVER_URL APP_BINARY SHOTS_DIR AWS_URL LAB_SCRIPT
+Prints one JSON line per observation, for the Rust test to assert on.
+"""
+import base64
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.parse
+import urllib.request
+
+WD, APP, SHOTS, AWS, LAB = sys.argv[1:6]
+
+
+def call(method, path, body=None):
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(WD + path, data=data, method=method,
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=60) as response:
+        return json.loads(response.read())["value"]
+
+
+def observe(**facts):
+    print(json.dumps(facts), flush=True)
+
+
+session = None
+for attempt in range(50):  # WebKitWebDriver may still be starting
+    try:
+        session = call("POST", "/session", {"capabilities": {"alwaysMatch": {
+            "webkitgtk:browserOptions": {"binary": APP, "args": []}}}})["sessionId"]
+        break
+    except OSError:
+        time.sleep(0.2)
+if session is None:
+    sys.exit("WebKitWebDriver did not start a session")
+S = f"/session/{session}"
+
+
+def js(script, *args):
+    return call("POST", S + "/execute/sync", {"script": script, "args": list(args)})
+
+
+def state():
+    return js("""const s = document.getElementById('status');
+      const text = id => { const e = document.getElementById(id); return e.hidden ? null : e.textContent; };
+      return {indicator: s.dataset.indicator || null, state: s.dataset.state || null,
+              headline: text('headline'), reason: text('reason'), nextStep: text('next-step'),
+              code: text('sign-in-code'), egress: document.getElementById('egress').textContent,
+              target: document.getElementById('target').textContent,
+              protectedShown: !document.getElementById('protected').hidden};""")
+
+
+def wait_for(what, predicate, seconds):
+    deadline = time.time() + seconds
+    last = None
+    while time.time() < deadline:
+        last = state()
+        if predicate(last):
+            return last
+        time.sleep(0.1)
+    sys.exit(f"timed out waiting for {what}; last state: {last}")
+
+
+def click(css):
+    element = call("POST", S + "/element", {"using": "css selector", "value": css})
+    call("POST", S + "/element/" + next(iter(element.values())) + "/click", {})
+
+
+def screenshot(name):
+    time.sleep(0.3)  # let the last DOM change paint
+    png = base64.b64decode(call("GET", S + "/screenshot"))
+    with open(os.path.join(SHOTS, name), "wb") as f:
+        f.write(png)
+
+
+try:
+    s = wait_for("the first state", lambda s: s["state"] == "idle", 30)
+    observe(step="idle", **s)
+    screenshot("1-not-connected.png")
+
+    click("#connect")
+    s = wait_for("the sign-in code", lambda s: s["code"], 30)
+    observe(step="sign-in", **s)
+    screenshot("2-sign-in.png")
+    form = urllib.parse.urlencode({"user_code": s["code"], "decision": "approve"}).encode()
+    with urllib.request.urlopen(AWS + "/device", data=form, timeout=10) as r:
+        assert b"approved" in r.read()
+
+    s = wait_for("Ready", lambda s: s["indicator"] in ("ready", "blocked"), 90)
+    observe(step="ready", **s)
+    if s["indicator"] != "ready":
+        sys.exit(f"Connect did not reach Ready: {s}")
+    # The posture checklist and the network check, as a person would open them.
+    js("document.getElementById('posture').open = true; document.getElementById('network').open = true;")
+    click("#check-posture")
+    click("#check-egress")
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        checks = js("return [...document.querySelectorAll('#checks li')].map(li => li.className + ' ' + li.textContent);")
+        match = js("return document.getElementById('egress-match').textContent;")
+        if checks and match in ("yes", "no"):
+            break
+        time.sleep(0.1)
+    observe(step="checks", checks=checks, natMatch=match,
+            address=js("return document.getElementById('egress-address').textContent;"))
+    screenshot("3-ready.png")
+
+    subprocess.run([LAB, "server", "stop"], check=True, capture_output=True)
+    s = wait_for("the VPN drop", lambda s: s["indicator"] in ("warning", "blocked"), 30)
+    observe(step="dropped", **s)
+    screenshot("4-vpn-dropped.png")
+    s = wait_for("Blocked", lambda s: s["indicator"] == "blocked", 60)
+    observe(step="blocked", **s)
+    screenshot("5-blocked.png")
+finally:
+    try:
+        call("DELETE", S)
+    except OSError:
+        pass
