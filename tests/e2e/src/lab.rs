@@ -282,7 +282,11 @@ pub fn connect_user() -> crate::User {
          [[access]]\naccount = \"{ACCOUNT}\"\nrole = \"{ROLE}\"\nmax_duration = \"30m\"\n"
     ));
     let profile = user.home.path().join("corp.ovpn");
-    lab(&["profile", "alice.lab.test", profile.to_str().expect("utf-8 path")]);
+    lab(&[
+        "profile",
+        "alice.lab.test",
+        profile.to_str().expect("utf-8 path"),
+    ]);
     crate::Run::from(user.postern().arg("vpn").arg("import").arg(&profile)).assert_ok();
     user
 }

@@ -14,7 +14,15 @@ use postern_e2e::{bin, copy_env};
 /// An Xvfb display of its own; returns it with its number.
 fn display() -> (Spawned, String) {
     let mut child = Command::new("Xvfb")
-        .args(["-displayfd", "1", "-screen", "0", "1280x800x24", "-nolisten", "tcp"])
+        .args([
+            "-displayfd",
+            "1",
+            "-screen",
+            "0",
+            "1280x800x24",
+            "-nolisten",
+            "tcp",
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -88,7 +96,13 @@ fn the_window_signs_in_connects_shows_ready_and_the_blocked_reason_with_exactly_
     // WebKitWebDriver in the laptop namespace starts the app with its own environment.
     let mut driver = Command::new("ip");
     driver
-        .args(["netns", "exec", "pl-laptop", "WebKitWebDriver", "--port=4445"])
+        .args([
+            "netns",
+            "exec",
+            "pl-laptop",
+            "WebKitWebDriver",
+            "--port=4445",
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::null());
     copy_env(&user.postern(), &mut driver);
@@ -103,7 +117,11 @@ fn the_window_signs_in_connects_shows_ready_and_the_blocked_reason_with_exactly_
         .env("POSTERN_LOG_DIR", user.home.path().join("logs"))
         .env("AWS_ENDPOINT_URL_SSO_OIDC", AWS)
         .env("AWS_ENDPOINT_URL_SSO", AWS);
-    let _driver = Spawned(driver.spawn().expect("WebKitWebDriver (apt install webkit2gtk-driver)"));
+    let _driver = Spawned(
+        driver
+            .spawn()
+            .expect("WebKitWebDriver (apt install webkit2gtk-driver)"),
+    );
 
     let shots = shots_dir();
     let started = Instant::now();
@@ -146,7 +164,10 @@ fn the_window_signs_in_connects_shows_ready_and_the_blocked_reason_with_exactly_
     assert_eq!(checks["natMatch"], "yes", "{checks}");
     assert_eq!(checks["address"], ELASTIC_IP);
     assert!(
-        checks["checks"][0].as_str().unwrap().starts_with("pass os_version"),
+        checks["checks"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("pass os_version"),
         "{checks}"
     );
     let blocked = step("blocked");
