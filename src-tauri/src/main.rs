@@ -22,6 +22,17 @@ use controller::{Controller, StartOptions};
 
 fn main() {
     let started = std::time::Instant::now();
+    // GDK's OpenGL brings Mesa (and LLVM) into memory at start, about 50 MB, for nothing: a
+    // tray and a small form window render well in software. Without GL in GDK, WebKit must not
+    // composite with GL either. Measured in benches/app.py. A user's own setting wins.
+    #[cfg(target_os = "linux")]
+    if std::env::var_os("GDK_GL").is_none() {
+        // SAFETY: the first statements of main, before any other thread exists.
+        unsafe {
+            std::env::set_var("GDK_GL", "disable");
+            std::env::set_var("WEBKIT_DISABLE_COMPOSITING_MODE", "1");
+        }
+    }
     let background = std::env::args().any(|a| a == "--background");
     if let Err(e) = postern_core::diagnostics::logging::init("app") {
         eprintln!("postern-app: no log file ({e}); continuing without one");

@@ -149,5 +149,6 @@ el("export-diagnostics").addEventListener("click", () =>
 void tauri.event.listen<Presentation>("session", (e) => renderSession(e.payload));
 void tauri.event.listen<null>("show-diagnostics", () => {
   (el("diagnostics") as HTMLDetailsElement).open = true;
+  el("diagnostics").scrollIntoView();
 });
 void invoke<WindowView>("view").then(renderView);

@@ -71,10 +71,10 @@ pub(crate) enum Command {
     },
 }
 
-/// The handle the socket server uses.
 /// Transitions kept for diagnostics.
 const HISTORY_TRANSITIONS: usize = 200;
 
+/// The handle the socket server (and the in-process [`crate::Agent`]) uses.
 #[derive(Clone)]
 pub(crate) struct Handle {
     pub commands: mpsc::Sender<Command>,
@@ -83,6 +83,28 @@ pub(crate) struct Handle {
 }
 
 impl Handle {
+    /// Asks the orchestrator to start Connect; its answer comes at once (accepted or refused).
+    pub async fn connect(
+        &self,
+        profile: Option<String>,
+        account: String,
+        role: String,
+    ) -> Result<(), AgentError> {
+        let (reply, answer) = oneshot::channel();
+        let _ = self
+            .commands
+            .send(Command::Connect {
+                profile,
+                account,
+                role,
+                reply,
+            })
+            .await;
+        answer.await.unwrap_or(Err(AgentError::BadRequest {
+            detail: "the Postern agent is stopping".into(),
+        }))
+    }
+
     pub fn history(&self) -> Vec<Transition> {
         self.history
             .lock()

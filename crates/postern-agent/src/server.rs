@@ -49,20 +49,7 @@ impl Agent {
         account: String,
         role: String,
     ) -> Result<(), AgentError> {
-        let (reply, answer) = oneshot::channel();
-        let _ = self
-            .handle
-            .commands
-            .send(Command::Connect {
-                profile,
-                account,
-                role,
-                reply,
-            })
-            .await;
-        answer.await.unwrap_or(Err(AgentError::BadRequest {
-            detail: "the agent stopped".into(),
-        }))
+        self.handle.connect(profile, account, role).await
     }
 
     pub async fn disconnect(&self) {
@@ -195,25 +182,12 @@ async fn session(mut stream: UnixStream, owner: u32, handle: Handle) {
                 profile,
                 account,
                 role,
-            } => {
-                let (reply, answer) = oneshot::channel();
-                let _ = handle
-                    .commands
-                    .send(Command::Connect {
-                        profile,
-                        account,
-                        role,
-                        reply,
-                    })
-                    .await;
-                match answer.await {
-                    Ok(Ok(())) => AgentReply::Session {
-                        transition: handle.transitions.borrow().clone(),
-                    },
-                    Ok(Err(e)) => AgentReply::Refused(e),
-                    Err(_) => return,
-                }
-            }
+            } => match handle.connect(profile, account, role).await {
+                Ok(()) => AgentReply::Session {
+                    transition: handle.transitions.borrow().clone(),
+                },
+                Err(e) => AgentReply::Refused(e),
+            },
             AgentRequest::Disconnect => {
                 let _ = handle.commands.send(Command::Disconnect).await;
                 AgentReply::Session {

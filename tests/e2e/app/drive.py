@@ -6,7 +6,6 @@ the blocked state with its reason. Saves a screenshot of each state. Every wait 
 usage: drive.py WEBDRIVER_URL APP_BINARY SHOTS_DIR AWS_URL LAB_SCRIPT
 Prints one JSON line per observation, for the Rust test to assert on.
 """
-import base64
 import json
 import os
 import subprocess
@@ -74,10 +73,12 @@ def click(css):
 
 
 def screenshot(name):
+    """What is on the display, as a person sees it (the window sits at the top left with no
+    window manager). WebKit's own snapshot needs GL, which the app turns off to save memory."""
     time.sleep(0.3)  # let the last DOM change paint
-    png = base64.b64decode(call("GET", S + "/screenshot"))
-    with open(os.path.join(SHOTS, name), "wb") as f:
-        f.write(png)
+    subprocess.run(["import", "-display", os.environ["DISPLAY"], "-window", "root",
+                    "-crop", "520x720+0+0", "+repage", os.path.join(SHOTS, name)],
+                   check=True, capture_output=True, timeout=20)
 
 
 try:
@@ -99,17 +100,22 @@ try:
         sys.exit(f"Connect did not reach Ready: {s}")
     # The posture checklist and the network check, as a person would open them.
     js("document.getElementById('posture').open = true; document.getElementById('network').open = true;")
+    # One at a time, as a person would: each answer changes the layout under the next button.
     click("#check-posture")
+    deadline = time.time() + 30
+    checks = []
+    while time.time() < deadline and not checks:
+        checks = js("return [...document.querySelectorAll('#checks li')].map(li => li.className + ' ' + li.textContent);")
+        time.sleep(0.1)
     click("#check-egress")
     deadline = time.time() + 30
-    while time.time() < deadline:
-        checks = js("return [...document.querySelectorAll('#checks li')].map(li => li.className + ' ' + li.textContent);")
+    match = None
+    while time.time() < deadline and match not in ("yes", "no"):
         match = js("return document.getElementById('egress-match').textContent;")
-        if checks and match in ("yes", "no"):
-            break
         time.sleep(0.1)
     observe(step="checks", checks=checks, natMatch=match,
-            address=js("return document.getElementById('egress-address').textContent;"))
+            address=js("return document.getElementById('egress-address').textContent;"),
+            error=js("return document.getElementById('command-error').textContent;"))
     screenshot("3-ready.png")
 
     subprocess.run([LAB, "server", "stop"], check=True, capture_output=True)
@@ -119,6 +125,25 @@ try:
     s = wait_for("Blocked", lambda s: s["indicator"] == "blocked", 60)
     observe(step="blocked", **s)
     screenshot("5-blocked.png")
+
+    # Help: the bundle's files are listed before anything is saved, then saved.
+    js("document.getElementById('diagnostics').open = true;")
+    click("#preview-diagnostics")
+    deadline = time.time() + 60
+    rows = []
+    while time.time() < deadline and not rows:
+        rows = js("return [...document.querySelectorAll('#bundle-files tr')].map(r => r.textContent);")
+        time.sleep(0.2)
+    observe(step="preview", rows=rows)
+    js("document.getElementById('diagnostics').scrollIntoView();")
+    screenshot("6-diagnostics.png")
+    click("#export-diagnostics")
+    deadline = time.time() + 60
+    saved = ""
+    while time.time() < deadline and not saved.startswith("Saved"):
+        saved = js("return document.getElementById('export-result').textContent;")
+        time.sleep(0.2)
+    observe(step="saved", text=saved)
 finally:
     try:
         call("DELETE", S)

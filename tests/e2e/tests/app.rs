@@ -115,6 +115,7 @@ fn the_window_signs_in_connects_shows_ready_and_the_blocked_reason_with_exactly_
             user.home.path().join("agent/agent.sock"),
         )
         .env("POSTERN_LOG_DIR", user.home.path().join("logs"))
+        .env("POSTERN_DIAGNOSTICS_DIR", user.home.path())
         .env("AWS_ENDPOINT_URL_SSO_OIDC", AWS)
         .env("AWS_ENDPOINT_URL_SSO", AWS);
     let _driver = Spawned(
@@ -126,6 +127,7 @@ fn the_window_signs_in_connects_shows_ready_and_the_blocked_reason_with_exactly_
     let shots = shots_dir();
     let started = Instant::now();
     let run = Command::new("ip")
+        .env("DISPLAY", &display)
         .args(["netns", "exec", "pl-laptop", "python3"])
         .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("app/drive.py"))
         .arg("http://127.0.0.1:4445")
@@ -174,12 +176,40 @@ fn the_window_signs_in_connects_shows_ready_and_the_blocked_reason_with_exactly_
     let reason = blocked["reason"].as_str().unwrap();
     assert!(reason.contains("VPN"), "{blocked}");
     assert!(blocked["nextStep"].as_str().is_some_and(|s| !s.is_empty()));
+    // The window listed the bundle's files before saving it, then saved a bundle that opens.
+    let rows = step("preview")["rows"].as_array().unwrap().clone();
+    assert!(
+        rows.iter()
+            .any(|r| r.as_str().unwrap().starts_with("manifest.json")),
+        "{rows:?}"
+    );
+    assert!(
+        rows.iter()
+            .any(|r| r.as_str().unwrap().starts_with("session.json")),
+        "{rows:?}"
+    );
+    let saved = step("saved")["text"].as_str().unwrap().to_string();
+    let path = saved
+        .strip_prefix("Saved ")
+        .and_then(|s| s.split(" (").next())
+        .unwrap_or_else(|| panic!("{saved}"));
+    let listing = Command::new("unzip").args(["-l", path]).output().unwrap();
+    let listing = String::from_utf8_lossy(&listing.stdout);
+    for part in [
+        "manifest.json",
+        "session.json",
+        "vpn/openvpn.log",
+        "logs/app.log",
+    ] {
+        assert!(listing.contains(part), "{part} not in {listing}");
+    }
     for shot in [
         "1-not-connected.png",
         "2-sign-in.png",
         "3-ready.png",
         "4-vpn-dropped.png",
         "5-blocked.png",
+        "6-diagnostics.png",
     ] {
         let png = std::fs::read(shots.join(shot)).unwrap();
         assert!(png.starts_with(b"\x89PNG") && png.len() > 1000, "{shot}");
