@@ -231,6 +231,10 @@ pub struct Spawned(pub Child);
 
 impl Drop for Spawned {
     fn drop(&mut self) {
+        // Already ended (and reaped): its PID may belong to someone else now.
+        if let Ok(Some(_)) = self.0.try_wait() {
+            return;
+        }
         let _ = Command::new("kill").arg(self.0.id().to_string()).status();
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
         while std::time::Instant::now() < deadline {

@@ -36,6 +36,16 @@ fn display() -> (Spawned, String) {
     (Spawned(child), format!(":{number}"))
 }
 
+/// D-Bus starts the notification daemon (dunst) on the first notification; it must know the
+/// display to draw on.
+fn daemon_draws_on(display: &str) {
+    let status = Command::new("dbus-update-activation-environment")
+        .arg(format!("DISPLAY={display}"))
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
 /// Every `Notify` call on the session bus, as dbus-monitor prints it.
 fn watch_notifications(log: &Path) -> Spawned {
     let child = Command::new("dbus-monitor")
@@ -84,12 +94,7 @@ fn the_window_signs_in_connects_shows_ready_and_the_blocked_reason_with_exactly_
     let user = lab::connect_user();
     let helper = Helper::start(&[]);
     let (_x, display) = display();
-    // D-Bus starts dunst on the first notification; it must know the display to draw on.
-    let status = Command::new("dbus-update-activation-environment")
-        .arg(format!("DISPLAY={display}"))
-        .status()
-        .unwrap();
-    assert!(status.success());
+    daemon_draws_on(&display);
     let notify_log = user.home.path().join("notifications.log");
     let _monitor = watch_notifications(&notify_log);
 
@@ -244,4 +249,260 @@ fn the_window_signs_in_connects_shows_ready_and_the_blocked_reason_with_exactly_
         .unwrap();
     assert!(String::from_utf8_lossy(&owner.stdout).contains("true"));
     assert!(app_log.contains("notified"), "{app_log}");
+}
+
+/// The tray as a StatusNotifier host sees it, over D-Bus (libayatana-appindicator's item and
+/// its com.canonical.dbusmenu menu).
+struct Tray {
+    name: String,
+}
+
+const ITEM: &str = "/org/ayatana/NotificationItem/tray_icon_tray_app_postern";
+
+fn gdbus(args: &[&str]) -> String {
+    let out = Command::new("gdbus")
+        .args(["call", "--session"])
+        .args(args)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+impl Tray {
+    /// Waits (bounded) for the app's item to register with the watcher.
+    fn find() -> Self {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            let items = gdbus(&[
+                "-d",
+                "org.kde.StatusNotifierWatcher",
+                "-o",
+                "/StatusNotifierWatcher",
+                "-m",
+                "org.freedesktop.DBus.Properties.Get",
+                "org.kde.StatusNotifierWatcher",
+                "RegisteredStatusNotifierItems",
+            ]);
+            if let Some(start) = items.find("':") {
+                let name: String = items[start + 1..]
+                    .chars()
+                    .take_while(|c| *c != '\'')
+                    .collect();
+                return Self { name };
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("the app's tray item never registered");
+    }
+
+    /// (id, label, enabled) for each menu item, in order.
+    fn menu(&self) -> Vec<(u32, String, bool)> {
+        let layout = gdbus(&[
+            "-d",
+            &self.name,
+            "-o",
+            &format!("{ITEM}/Menu"),
+            "-m",
+            "com.canonical.dbusmenu.GetLayout",
+            "--",
+            "0",
+            "-1",
+            "[]",
+        ]);
+        layout
+            .split("<(")
+            .skip(1)
+            .filter_map(|item| {
+                let id = item.split(',').next()?.trim().parse().ok()?;
+                let label = item.split("'label': <'").nth(1)?.split("'>").next()?;
+                let enabled = !item.contains("'enabled': <false>");
+                Some((id, label.to_string(), enabled))
+            })
+            .collect()
+    }
+
+    fn wait_for_status(&self, prefix: &str, seconds: u64) -> Vec<(u32, String, bool)> {
+        let deadline = Instant::now() + Duration::from_secs(seconds);
+        let mut menu = self.menu();
+        while !menu.first().is_some_and(|(_, l, _)| l.starts_with(prefix)) {
+            assert!(
+                Instant::now() < deadline,
+                "no '{prefix}' in the tray: {menu:?}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+            menu = self.menu();
+        }
+        menu
+    }
+
+    fn click(&self, label: &str) {
+        let menu = self.menu();
+        let (id, _, enabled) = menu
+            .iter()
+            .find(|(_, l, _)| l == label)
+            .unwrap_or_else(|| panic!("no '{label}' in {menu:?}"));
+        assert!(enabled, "'{label}' is disabled");
+        gdbus(&[
+            "-d",
+            &self.name,
+            "-o",
+            &format!("{ITEM}/Menu"),
+            "-m",
+            "com.canonical.dbusmenu.Event",
+            "--",
+            &id.to_string(),
+            "'clicked'",
+            "<0>",
+            "0",
+        ]);
+    }
+
+    /// The icon's colour at its centre, as ImageMagick reads the file the item points to.
+    fn colour(&self) -> String {
+        let icon = gdbus(&[
+            "-d",
+            &self.name,
+            "-o",
+            ITEM,
+            "-m",
+            "org.freedesktop.DBus.Properties.Get",
+            "org.kde.StatusNotifierItem",
+            "IconName",
+        ]);
+        let path = icon.split('\'').nth(1).unwrap_or_default().to_string();
+        let out = Command::new("convert")
+            .arg(&path)
+            .args(["-format", "%[pixel:p{16,16}]", "info:"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}
+
+#[test]
+fn the_tray_follows_the_session_connects_and_quit_disconnects_cleanly() {
+    let _turn = lab::take_turn();
+    let _aws = lab::aws();
+    let user = lab::connect_user();
+    let helper = Helper::start(&[]);
+    let (_x, display) = display();
+    daemon_draws_on(&display);
+    let _watcher = Spawned(
+        Command::new("status-notifier-watcher")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("status-notifier-watcher (apt install haskell-status-notifier-item-utils)"),
+    );
+    let notify_log = user.home.path().join("notifications.log");
+    let _monitor = watch_notifications(&notify_log);
+    let agent_socket = user.home.path().join("agent/agent.sock");
+    let with_env = |c: &mut Command| {
+        copy_env(&user.postern(), c);
+        c.env("POSTERN_HELPER_SOCKET", helper.socket())
+            .env("POSTERN_AGENT_SOCKET", &agent_socket);
+    };
+    let mut app = Command::new("ip");
+    app.args(["netns", "exec", "pl-laptop"])
+        .arg(bin("postern-app"))
+        .arg("--background")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    with_env(&mut app);
+    app.env("DISPLAY", &display)
+        .env("POSTERN_LOG_DIR", user.home.path().join("logs"))
+        .env("AWS_ENDPOINT_URL_SSO_OIDC", AWS)
+        .env("AWS_ENDPOINT_URL_SSO", AWS);
+    let mut app = Spawned(app.spawn().unwrap());
+
+    let tray = Tray::find();
+    let menu = tray.wait_for_status("Not connected", 20);
+    let labels: Vec<&str> = menu.iter().map(|(_, l, _)| l.as_str()).collect();
+    assert_eq!(
+        labels,
+        [
+            "Not connected",
+            "Connect",
+            "Open Postern",
+            "Export diagnostics…",
+            "Quit Postern"
+        ]
+    );
+    assert_eq!(tray.colour(), "srgba(128,128,128,1)", "the signed-out icon");
+
+    // Connect from the tray: the only allowed role is used; the code arrives as a notification.
+    tray.click("Connect");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let code = loop {
+        let log = std::fs::read_to_string(&notify_log).unwrap_or_default();
+        if let Some(code) = log
+            .split("Confirm the code ")
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+        {
+            break code.to_string();
+        }
+        assert!(Instant::now() < deadline, "no sign-in notification: {log}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let approved = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            "pl-laptop",
+            "curl",
+            "-sS",
+            "-m",
+            "10",
+            "-d",
+        ])
+        .arg(format!("user_code={code}&decision=approve"))
+        .arg(format!("{AWS}/device"))
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&approved.stdout).contains("approved"));
+    let menu = tray.wait_for_status("Protected: 111122223333 / Developer", 60);
+    let labels: Vec<&str> = menu.iter().map(|(_, l, _)| l.as_str()).collect();
+    assert!(
+        labels.contains(&"Leaving through 203.0.113.10"),
+        "{labels:?}"
+    );
+    assert!(labels.contains(&"Disconnect"), "{labels:?}");
+    assert_eq!(tray.colour(), "srgba(30,160,70,1)", "the ready icon");
+
+    // The CLI and credential_process are served by the app's agent.
+    let mut credentials = Command::new(bin("postern"));
+    credentials.args([
+        "credentials",
+        "--account",
+        "111122223333",
+        "--role",
+        "Developer",
+    ]);
+    with_env(&mut credentials);
+    let served = credentials.output().unwrap();
+    assert!(
+        served.status.success(),
+        "{}",
+        String::from_utf8_lossy(&served.stderr)
+    );
+
+    // Quit: the app withdraws the credentials, takes the tunnel down and ends.
+    tray.click("Quit Postern");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = app.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "the app did not quit");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(status.success(), "{status:?}");
+    assert!(!agent_socket.exists(), "the agent's socket is gone");
+    let mut vpn = Command::new(bin("postern"));
+    vpn.args(["vpn", "status", "--json"]);
+    with_env(&mut vpn);
+    let vpn = serde_json::from_slice::<serde_json::Value>(&vpn.output().unwrap().stdout).unwrap();
+    assert_eq!(vpn["state"], "disconnected", "{vpn}");
+    assert!(lab::tun_devices().is_empty(), "no tunnel left behind");
 }
