@@ -35,7 +35,7 @@ pub trait Shell: Send + Sync + 'static {
 const TICK: Duration = Duration::from_secs(30);
 
 pub struct Controller {
-    agent: Option<Arc<Agent>>,
+    agent: Option<Agent>,
     policy: Option<OrgPolicy>,
     policy_file: Option<PathBuf>,
     /// Why nothing can run, when the policy or the agent failed.
@@ -82,7 +82,7 @@ impl Controller {
         };
         let transitions = agent.as_ref().map(Agent::transitions);
         let controller = Arc::new(Self {
-            agent: agent.map(Arc::new),
+            agent,
             policy,
             policy_file: options.policy_file,
             setup_problem,
@@ -121,7 +121,7 @@ impl Controller {
     }
 
     fn agent(&self) -> Result<&Agent, String> {
-        self.agent.as_deref().ok_or_else(|| {
+        self.agent.as_ref().ok_or_else(|| {
             self.presentation()
                 .reason
                 .unwrap_or_else(|| "The session is not running.".into())
