@@ -79,6 +79,31 @@ impl Drop for LabTurn {
     }
 }
 
+/// Approves a device code at the lab's Identity Center from the laptop, as the verification
+/// page's form does.
+pub fn approve_device_code(code: &str) {
+    let approved = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            "pl-laptop",
+            "curl",
+            "-sS",
+            "-m",
+            "10",
+            "-d",
+        ])
+        .arg(format!("user_code={code}&decision=approve"))
+        .arg(format!("{AWS}/device"))
+        .output()
+        .expect("run curl in the laptop namespace");
+    assert!(
+        String::from_utf8_lossy(&approved.stdout).contains("approved"),
+        "the code {code} was not approved: {}",
+        String::from_utf8_lossy(&approved.stdout)
+    );
+}
+
 /// What the lab's checkip says, asked from the laptop.
 pub fn egress_address() -> String {
     let out = Command::new("ip")

@@ -86,17 +86,67 @@ fn shots_dir() -> PathBuf {
     dir
 }
 
+/// What both app tests stand on: the lab's turn and AWS, a user with the lab profile, a helper,
+/// a display, notifications recorded.
+struct Desktop {
+    _turn: lab::LabTurn,
+    _aws: Spawned,
+    user: postern_e2e::User,
+    helper: Helper,
+    _x: Spawned,
+    display: String,
+    notify_log: PathBuf,
+    _monitor: Spawned,
+}
+
+impl Desktop {
+    fn new() -> Self {
+        let turn = lab::take_turn();
+        let aws = lab::aws();
+        let user = lab::connect_user();
+        let helper = Helper::start(&[]);
+        let (x, display) = display();
+        daemon_draws_on(&display);
+        let notify_log = user.home.path().join("notifications.log");
+        let monitor = watch_notifications(&notify_log);
+        Self {
+            _turn: turn,
+            _aws: aws,
+            user,
+            helper,
+            _x: x,
+            display,
+            notify_log,
+            _monitor: monitor,
+        }
+    }
+
+    fn agent_socket(&self) -> PathBuf {
+        self.user.home.path().join("agent/agent.sock")
+    }
+
+    /// This user's environment with the lab's helper and the app's agent socket: for `postern`.
+    fn cli_env(&self, c: &mut Command) {
+        copy_env(&self.user.postern(), c);
+        c.env("POSTERN_HELPER_SOCKET", self.helper.socket())
+            .env("POSTERN_AGENT_SOCKET", self.agent_socket());
+    }
+
+    /// And what the app needs on top: the display, its logs, the lab's Identity Center.
+    fn app_env(&self, c: &mut Command) {
+        self.cli_env(c);
+        c.env("DISPLAY", &self.display)
+            .env("POSTERN_LOG_DIR", self.user.home.path().join("logs"))
+            .env("AWS_ENDPOINT_URL_SSO_OIDC", AWS)
+            .env("AWS_ENDPOINT_URL_SSO", AWS);
+    }
+}
+
 #[test]
 fn the_window_signs_in_connects_shows_ready_and_the_blocked_reason_with_exactly_the_expected_notifications()
  {
-    let _turn = lab::take_turn();
-    let _aws = lab::aws();
-    let user = lab::connect_user();
-    let helper = Helper::start(&[]);
-    let (_x, display) = display();
-    daemon_draws_on(&display);
-    let notify_log = user.home.path().join("notifications.log");
-    let _monitor = watch_notifications(&notify_log);
+    let desktop = Desktop::new();
+    let (user, display, notify_log) = (&desktop.user, &desktop.display, &desktop.notify_log);
 
     // WebKitWebDriver in the laptop namespace starts the app with its own environment.
     let mut driver = Command::new("ip");
@@ -110,19 +160,10 @@ fn the_window_signs_in_connects_shows_ready_and_the_blocked_reason_with_exactly_
         ])
         .stdout(Stdio::null())
         .stderr(Stdio::null());
-    copy_env(&user.postern(), &mut driver);
+    desktop.app_env(&mut driver);
     driver
-        .env("DISPLAY", &display)
         .env("TAURI_WEBVIEW_AUTOMATION", "true")
-        .env("POSTERN_HELPER_SOCKET", helper.socket())
-        .env(
-            "POSTERN_AGENT_SOCKET",
-            user.home.path().join("agent/agent.sock"),
-        )
-        .env("POSTERN_LOG_DIR", user.home.path().join("logs"))
-        .env("POSTERN_DIAGNOSTICS_DIR", user.home.path())
-        .env("AWS_ENDPOINT_URL_SSO_OIDC", AWS)
-        .env("AWS_ENDPOINT_URL_SSO", AWS);
+        .env("POSTERN_DIAGNOSTICS_DIR", user.home.path());
     let _driver = Spawned(
         driver
             .spawn()
@@ -132,7 +173,7 @@ fn the_window_signs_in_connects_shows_ready_and_the_blocked_reason_with_exactly_
     let shots = shots_dir();
     let started = Instant::now();
     let run = Command::new("ip")
-        .env("DISPLAY", &display)
+        .env("DISPLAY", display)
         .args(["netns", "exec", "pl-laptop", "python3"])
         .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("app/drive.py"))
         .arg("http://127.0.0.1:4445")
@@ -222,10 +263,10 @@ fn the_window_signs_in_connects_shows_ready_and_the_blocked_reason_with_exactly_
 
     // Exactly the actionable notifications, each once: the code to confirm, connected, the drop.
     let deadline = Instant::now() + Duration::from_secs(5);
-    let mut summaries = notification_summaries(&notify_log);
+    let mut summaries = notification_summaries(notify_log);
     while summaries.len() < 3 && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(100));
-        summaries = notification_summaries(&notify_log);
+        summaries = notification_summaries(notify_log);
     }
     assert_eq!(
         summaries,
@@ -381,12 +422,7 @@ impl Tray {
 
 #[test]
 fn the_tray_follows_the_session_connects_and_quit_disconnects_cleanly() {
-    let _turn = lab::take_turn();
-    let _aws = lab::aws();
-    let user = lab::connect_user();
-    let helper = Helper::start(&[]);
-    let (_x, display) = display();
-    daemon_draws_on(&display);
+    let desktop = Desktop::new();
     let _watcher = Spawned(
         Command::new("status-notifier-watcher")
             .stdout(Stdio::null())
@@ -394,25 +430,13 @@ fn the_tray_follows_the_session_connects_and_quit_disconnects_cleanly() {
             .spawn()
             .expect("status-notifier-watcher (apt install haskell-status-notifier-item-utils)"),
     );
-    let notify_log = user.home.path().join("notifications.log");
-    let _monitor = watch_notifications(&notify_log);
-    let agent_socket = user.home.path().join("agent/agent.sock");
-    let with_env = |c: &mut Command| {
-        copy_env(&user.postern(), c);
-        c.env("POSTERN_HELPER_SOCKET", helper.socket())
-            .env("POSTERN_AGENT_SOCKET", &agent_socket);
-    };
     let mut app = Command::new("ip");
     app.args(["netns", "exec", "pl-laptop"])
         .arg(bin("postern-app"))
         .arg("--background")
         .stdout(Stdio::null())
         .stderr(Stdio::null());
-    with_env(&mut app);
-    app.env("DISPLAY", &display)
-        .env("POSTERN_LOG_DIR", user.home.path().join("logs"))
-        .env("AWS_ENDPOINT_URL_SSO_OIDC", AWS)
-        .env("AWS_ENDPOINT_URL_SSO", AWS);
+    desktop.app_env(&mut app);
     let mut app = Spawned(app.spawn().unwrap());
 
     let tray = Tray::find();
@@ -434,7 +458,7 @@ fn the_tray_follows_the_session_connects_and_quit_disconnects_cleanly() {
     tray.click("Connect");
     let deadline = Instant::now() + Duration::from_secs(30);
     let code = loop {
-        let log = std::fs::read_to_string(&notify_log).unwrap_or_default();
+        let log = std::fs::read_to_string(&desktop.notify_log).unwrap_or_default();
         if let Some(code) = log
             .split("Confirm the code ")
             .nth(1)
@@ -445,22 +469,7 @@ fn the_tray_follows_the_session_connects_and_quit_disconnects_cleanly() {
         assert!(Instant::now() < deadline, "no sign-in notification: {log}");
         std::thread::sleep(Duration::from_millis(100));
     };
-    let approved = Command::new("ip")
-        .args([
-            "netns",
-            "exec",
-            "pl-laptop",
-            "curl",
-            "-sS",
-            "-m",
-            "10",
-            "-d",
-        ])
-        .arg(format!("user_code={code}&decision=approve"))
-        .arg(format!("{AWS}/device"))
-        .output()
-        .unwrap();
-    assert!(String::from_utf8_lossy(&approved.stdout).contains("approved"));
+    lab::approve_device_code(&code);
     let menu = tray.wait_for_status("Protected: 111122223333 / Developer", 60);
     let labels: Vec<&str> = menu.iter().map(|(_, l, _)| l.as_str()).collect();
     assert!(
@@ -479,7 +488,7 @@ fn the_tray_follows_the_session_connects_and_quit_disconnects_cleanly() {
         "--role",
         "Developer",
     ]);
-    with_env(&mut credentials);
+    desktop.cli_env(&mut credentials);
     let served = credentials.output().unwrap();
     assert!(
         served.status.success(),
@@ -498,10 +507,13 @@ fn the_tray_follows_the_session_connects_and_quit_disconnects_cleanly() {
         std::thread::sleep(Duration::from_millis(100));
     };
     assert!(status.success(), "{status:?}");
-    assert!(!agent_socket.exists(), "the agent's socket is gone");
+    assert!(
+        !desktop.agent_socket().exists(),
+        "the agent's socket is gone"
+    );
     let mut vpn = Command::new(bin("postern"));
     vpn.args(["vpn", "status", "--json"]);
-    with_env(&mut vpn);
+    desktop.cli_env(&mut vpn);
     let vpn = serde_json::from_slice::<serde_json::Value>(&vpn.output().unwrap().stdout).unwrap();
     assert_eq!(vpn["state"], "disconnected", "{vpn}");
     assert!(lab::tun_devices().is_empty(), "no tunnel left behind");

@@ -75,22 +75,7 @@ impl Setup {
         let mut seen = Vec::new();
         for line in stderr.lines().map_while(Result::ok) {
             if let Some(code) = line.strip_prefix("Code: ") {
-                let approved = Command::new("ip")
-                    .args([
-                        "netns",
-                        "exec",
-                        "pl-laptop",
-                        "curl",
-                        "-sS",
-                        "-m",
-                        "10",
-                        "-d",
-                    ])
-                    .arg(format!("user_code={code}&decision=approve"))
-                    .arg(format!("{AWS}/device"))
-                    .output()
-                    .unwrap();
-                assert!(String::from_utf8_lossy(&approved.stdout).contains("approved"));
+                lab::approve_device_code(code);
             }
             seen.push(line);
         }
