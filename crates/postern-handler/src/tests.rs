@@ -107,14 +107,7 @@ fn a_country_outside_the_list_and_a_missing_database() {
     let dir = std::env::temp_dir().join(format!("handler-mmdb-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("c.mmdb");
-    let mut w = mmdb_writer::Writer::new("GeoLite2-Country");
-    let rec = std::collections::BTreeMap::from([(
-        "country",
-        std::collections::BTreeMap::from([("iso_code", "FR".to_string())]),
-    )]);
-    w.insert("198.51.100.0/24".parse::<ipnet::IpNet>().unwrap(), &rec)
-        .unwrap();
-    std::fs::write(&path, w.to_bytes().unwrap()).unwrap();
+    postern_core::egress::write_test_database(&path, &[("198.51.100.0/24", "FR")]);
     let db = CountryDatabase::open(&path).unwrap();
     let r = HandlerRules {
         allowed_countries: vec!["DE".into()],

@@ -1,8 +1,6 @@
 //! Egress in the network lab: the real `postern egress` inside the laptop namespace, the lab's
 //! echo endpoints (honest and misbehaving), before and through the real VPN.
 
-use std::collections::BTreeMap;
-use std::path::Path;
 use std::process::Command;
 
 use postern_e2e::lab::{self, ELASTIC_IP, Helper, LAPTOP_IP};
@@ -11,28 +9,13 @@ use postern_e2e::{Run, User, bin, copy_env};
 const MISMATCH: i32 = 13;
 const UNDETERMINED: i32 = 14;
 
-fn country_db(path: &Path) {
-    let mut w = mmdb_writer::Writer::new("GeoLite2-Country");
-    let rec = |code: &str| {
-        BTreeMap::from([("country", BTreeMap::from([("iso_code", code.to_string())]))])
-    };
-    w.insert(
-        "203.0.113.0/24".parse::<ipnet::IpNet>().unwrap(),
-        &rec("DE"),
-    )
-    .unwrap();
-    w.insert(
-        "198.51.100.0/24".parse::<ipnet::IpNet>().unwrap(),
-        &rec("FR"),
-    )
-    .unwrap();
-    std::fs::write(path, w.to_bytes().unwrap()).unwrap();
-}
-
 fn user(echoes: &[&str], quorum: usize, countries: &[&str]) -> User {
     let dir = tempfile::tempdir().unwrap().keep();
     let db = dir.join("country.mmdb");
-    country_db(&db);
+    postern_core::egress::write_test_database(
+        &db,
+        &[("203.0.113.0/24", "DE"), ("198.51.100.0/24", "FR")],
+    );
     let list = |items: &[&str]| {
         items
             .iter()

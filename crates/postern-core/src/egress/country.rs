@@ -63,37 +63,37 @@ impl CountryDatabase {
     }
 }
 
+/// Writes a Country database mapping each network to its ISO code, for tests (ours and other
+/// crates', through the `test-support` feature).
+#[cfg(any(test, feature = "test-support"))]
+pub fn write_test_database(path: &Path, networks: &[(&str, &str)]) {
+    use std::collections::BTreeMap;
+    let mut w = mmdb_writer::Writer::new("GeoLite2-Country");
+    for (network, code) in networks {
+        let record =
+            BTreeMap::from([("country", BTreeMap::from([("iso_code", code.to_string())]))]);
+        w.insert(network.parse::<ipnet::IpNet>().expect("a network"), &record)
+            .expect("insert");
+    }
+    std::fs::write(path, w.to_bytes().expect("an mmdb")).expect("write the database");
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::BTreeMap;
-
-    /// Writes a Country database on documentation ranges, as the tests and the lab use.
-    pub fn fixture(path: &Path) {
-        let mut w = mmdb_writer::Writer::new("GeoLite2-Country");
-        let rec = |code: &str| {
-            BTreeMap::from([("country", BTreeMap::from([("iso_code", code.to_string())]))])
-        };
-        w.insert(
-            "203.0.113.0/24".parse::<ipnet::IpNet>().unwrap(),
-            &rec("DE"),
-        )
-        .unwrap();
-        w.insert(
-            "198.51.100.0/24".parse::<ipnet::IpNet>().unwrap(),
-            &rec("FR"),
-        )
-        .unwrap();
-        w.insert("2001:db8::/32".parse::<ipnet::IpNet>().unwrap(), &rec("JP"))
-            .unwrap();
-        std::fs::write(path, w.to_bytes().unwrap()).unwrap();
-    }
 
     #[test]
     fn countries_come_from_the_database() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("c.mmdb");
-        fixture(&path);
+        write_test_database(
+            &path,
+            &[
+                ("203.0.113.0/24", "DE"),
+                ("198.51.100.0/24", "FR"),
+                ("2001:db8::/32", "JP"),
+            ],
+        );
         let db = CountryDatabase::open(&path).unwrap();
         assert_eq!(
             db.country("203.0.113.10".parse().unwrap()).as_deref(),

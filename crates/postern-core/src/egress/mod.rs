@@ -15,6 +15,8 @@ use serde::Serialize;
 use time::OffsetDateTime;
 use url::Url;
 
+#[cfg(any(test, feature = "test-support"))]
+pub use country::write_test_database;
 pub use country::{CountryDatabase, CountryError};
 pub use decide::{Undetermined, Verdict, decide, is_public};
 
