@@ -40,7 +40,6 @@ pub struct Controller {
     policy_file: Option<PathBuf>,
     /// Why nothing can run, when the policy or the agent failed.
     setup_problem: Option<Presentation>,
-    transitions: Option<watch::Receiver<Transition>>,
 }
 
 pub struct StartOptions {
@@ -80,17 +79,15 @@ impl Controller {
                 }
             }
         };
-        let transitions = agent.as_ref().map(Agent::transitions);
         let controller = Arc::new(Self {
             agent,
             policy,
             policy_file: options.policy_file,
             setup_problem,
-            transitions: transitions.clone(),
         });
-        match transitions {
-            Some(rx) => {
-                tokio::spawn(render_loop(rx, shell));
+        match &controller.agent {
+            Some(agent) => {
+                tokio::spawn(render_loop(agent.transitions(), shell));
             }
             None => shell.render(&controller.presentation()),
         }
@@ -98,9 +95,9 @@ impl Controller {
     }
 
     pub fn presentation(&self) -> Presentation {
-        match (&self.setup_problem, &self.transitions) {
+        match (&self.setup_problem, &self.agent) {
             (Some(problem), _) => problem.clone(),
-            (None, Some(rx)) => present(&rx.borrow()),
+            (None, Some(agent)) => present(&agent.transitions().borrow()),
             (None, None) => Presentation::problem(
                 "Postern stopped",
                 "The session has ended.".into(),

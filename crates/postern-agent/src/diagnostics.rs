@@ -42,9 +42,7 @@ impl DiagnosticsSources {
             helper_socket: postern_ipc::client::socket_path(),
             profiles: ProfileStore::default_dir(),
             state_dir: postern_core::paths::user_state_dir(),
-            log_dir: std::env::var_os("POSTERN_LOG_DIR")
-                .map(PathBuf::from)
-                .unwrap_or_else(postern_core::diagnostics::logging::log_dir),
+            log_dir: postern_core::diagnostics::logging::log_dir(),
             program: program.into(),
         }
     }

@@ -11,8 +11,11 @@ use tracing_subscriber::fmt::MakeWriter;
 
 use super::redact::{RedactionCounts, Redactor};
 
-/// Where each OS keeps a user application's logs.
+/// Where each OS keeps a user application's logs (`POSTERN_LOG_DIR` overrides).
 pub fn log_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("POSTERN_LOG_DIR").filter(|v| !v.is_empty()) {
+        return PathBuf::from(dir);
+    }
     #[cfg(target_os = "macos")]
     if let Some(home) = dirs::home_dir() {
         return home.join("Library/Logs/Postern");
@@ -171,9 +174,7 @@ pub const KEEP_LOGS: usize = 2;
 /// comes from `POSTERN_LOG` (default `info`). Returns the log's path; failing to open the log is
 /// reported, never fatal.
 pub fn init(component: &str) -> io::Result<PathBuf> {
-    let dir = std::env::var_os("POSTERN_LOG_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(log_dir);
+    let dir = log_dir();
     let files = LogFiles::open(&dir, component, MAX_LOG_BYTES, KEEP_LOGS)?;
     let redactor = Redactor::for_this_user(super::salt());
     let filter = EnvFilter::try_from_env("POSTERN_LOG").unwrap_or_else(|_| EnvFilter::new("info"));

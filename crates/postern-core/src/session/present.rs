@@ -207,6 +207,15 @@ pub enum MenuAction {
 }
 
 impl MenuAction {
+    pub const ALL: [MenuAction; 6] = [
+        MenuAction::Status,
+        MenuAction::Connect,
+        MenuAction::Disconnect,
+        MenuAction::OpenWindow,
+        MenuAction::ExportDiagnostics,
+        MenuAction::Quit,
+    ];
+
     pub fn id(self) -> &'static str {
         match self {
             MenuAction::Status => "status",
@@ -219,16 +228,7 @@ impl MenuAction {
     }
 
     pub fn from_id(id: &str) -> Option<Self> {
-        [
-            MenuAction::Status,
-            MenuAction::Connect,
-            MenuAction::Disconnect,
-            MenuAction::OpenWindow,
-            MenuAction::ExportDiagnostics,
-            MenuAction::Quit,
-        ]
-        .into_iter()
-        .find(|a| a.id() == id)
+        Self::ALL.into_iter().find(|a| a.id() == id)
     }
 }
 

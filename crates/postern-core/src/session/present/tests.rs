@@ -175,14 +175,9 @@ fn disconnecting_offers_nothing_but_waiting() {
 
 #[test]
 fn menu_ids_round_trip() {
-    for a in [
-        MenuAction::Status,
-        MenuAction::Connect,
-        MenuAction::Disconnect,
-        MenuAction::OpenWindow,
-        MenuAction::ExportDiagnostics,
-        MenuAction::Quit,
-    ] {
+    let ids: std::collections::HashSet<&str> = MenuAction::ALL.iter().map(|a| a.id()).collect();
+    assert_eq!(ids.len(), MenuAction::ALL.len(), "ids are distinct");
+    for a in MenuAction::ALL {
         assert_eq!(MenuAction::from_id(a.id()), Some(a));
     }
     assert_eq!(MenuAction::from_id("nope"), None);
