@@ -3,9 +3,10 @@
 
 use std::collections::BTreeMap;
 use std::os::unix::net::UnixListener;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
+use postern_core::diagnostics::unpack_with_unzip;
 use postern_e2e::{Run, User};
 
 /// A profile whose private key and tls-crypt block are canaries.
@@ -98,34 +99,6 @@ fn plant(tag: &str) -> String {
         + "\n"
 }
 
-fn unzip(zip: &Path, into: &Path) -> BTreeMap<String, String> {
-    let status = Command::new("unzip")
-        .arg("-q")
-        .arg(zip)
-        .arg("-d")
-        .arg(into)
-        .status()
-        .unwrap();
-    assert!(status.success(), "unzip failed on {}", zip.display());
-    let mut files = BTreeMap::new();
-    let mut stack = vec![into.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(dir).unwrap().flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                let name = path.strip_prefix(into).unwrap().display().to_string();
-                files.insert(
-                    name,
-                    String::from_utf8_lossy(&std::fs::read(&path).unwrap()).into_owned(),
-                );
-            }
-        }
-    }
-    files
-}
-
 fn log_dir(user: &User) -> PathBuf {
     user.home.path().join(".local/state/postern/logs")
 }
@@ -166,7 +139,7 @@ fn every_planted_secret_is_removed_and_counted_and_missing_sources_are_named() {
     assert_eq!(out["schema"], "postern.diagnostics.v1");
     assert!(!user.home.path().join("bundle.zip.partial").exists());
 
-    let files = unzip(&bundle, &user.home.path().join("unzipped"));
+    let files = unpack_with_unzip(&bundle, &user.home.path().join("unzipped"));
     for part in [
         "manifest.json",
         "policy.toml",

@@ -421,6 +421,39 @@ fn create_owner_only(path: &Path) -> io::Result<std::fs::File> {
     options.open(path)
 }
 
+/// Unpacks a bundle with the standard `unzip` tool, as a helpdesk would, and returns every
+/// file's text by its name in the zip. For tests (ours and other crates', `test-support`).
+#[cfg(any(test, feature = "test-support"))]
+pub fn unpack_with_unzip(zip: &Path, into: &Path) -> BTreeMap<String, String> {
+    let status = std::process::Command::new("unzip")
+        .arg("-q")
+        .arg(zip)
+        .arg("-d")
+        .arg(into)
+        .status()
+        .expect("the unzip tool runs");
+    assert!(status.success(), "unzip failed on {}", zip.display());
+    let mut files = BTreeMap::new();
+    let mut dirs = vec![into.to_path_buf()];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(dir).expect("unpacked").flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else {
+                let name = path
+                    .strip_prefix(into)
+                    .expect("inside")
+                    .display()
+                    .to_string();
+                let bytes = std::fs::read(&path).expect("readable");
+                files.insert(name, String::from_utf8_lossy(&bytes).into_owned());
+            }
+        }
+    }
+    files
+}
+
 /// `postern-diagnostics-YYYYMMDD-HHMMSS.zip` in `dir`.
 pub fn default_bundle_name(now: OffsetDateTime) -> String {
     format!(

@@ -1,5 +1,4 @@
 use std::collections::BTreeMap;
-use std::path::Path;
 
 use super::*;
 use crate::identity::MemoryStore;
@@ -85,35 +84,6 @@ fn planted(tag: &str) -> String {
         .join("\n")
 }
 
-fn unzip_all(zip: &Path, into: &Path) -> Vec<(String, String)> {
-    let status = std::process::Command::new("unzip")
-        .arg("-q")
-        .arg(zip)
-        .arg("-d")
-        .arg(into)
-        .status()
-        .expect("the unzip tool runs");
-    assert!(status.success());
-    let mut files = Vec::new();
-    let mut stack = vec![into.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(dir).unwrap().flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                let name = path.strip_prefix(into).unwrap().display().to_string();
-                files.push((
-                    name,
-                    String::from_utf8_lossy(&std::fs::read(&path).unwrap()).into_owned(),
-                ));
-            }
-        }
-    }
-    files.sort();
-    files
-}
-
 #[test]
 fn no_canary_survives_and_the_manifest_counts_what_was_planted() {
     let dir = tempfile::tempdir().unwrap();
@@ -167,8 +137,8 @@ fn no_canary_survives_and_the_manifest_counts_what_was_planted() {
     bundle.write(&zip).unwrap();
     assert!(!dir.path().join("bundle.zip.partial").exists());
 
-    let files = unzip_all(&zip, &dir.path().join("out"));
-    let names: Vec<&str> = files.iter().map(|(n, _)| n.as_str()).collect();
+    let files = unpack_with_unzip(&zip, &dir.path().join("out"));
+    let names: Vec<&str> = files.keys().map(String::as_str).collect();
     assert_eq!(
         names,
         [
@@ -192,12 +162,11 @@ fn no_canary_survives_and_the_manifest_counts_what_was_planted() {
         }
         assert!(!text.contains("KEYCHAINVALUECANARY"));
     }
-    let keychain = &files.iter().find(|(n, _)| n == "keychain.json").unwrap().1;
+    let keychain = &files["keychain.json"];
     assert!(keychain.contains("\"sso-token:https://example.awsapps.com/start\": \"present\""));
     assert!(keychain.contains("\"vpn-key:corp\": \"absent\""));
 
-    let manifest: serde_json::Value =
-        serde_json::from_str(&files.iter().find(|(n, _)| n == "manifest.json").unwrap().1).unwrap();
+    let manifest: serde_json::Value = serde_json::from_str(&files["manifest.json"]).unwrap();
     let mut expected: BTreeMap<String, u64> = BTreeMap::new();
     for (kind, _, _) in canaries("x") {
         *expected.entry(kind.as_str().to_string()).or_default() += sources.len() as u64;
