@@ -56,15 +56,28 @@ def state():
               protectedShown: !document.getElementById('protected').hidden};""")
 
 
-def wait_for(what, predicate, seconds):
+def poll(what, probe, done, seconds):
+    """Calls probe until done(its value), for at most `seconds`; returns the value."""
     deadline = time.time() + seconds
     last = None
     while time.time() < deadline:
-        last = state()
-        if predicate(last):
+        last = probe()
+        if done(last):
             return last
         time.sleep(0.1)
-    sys.exit(f"timed out waiting for {what}; last state: {last}")
+    sys.exit(f"timed out waiting for {what}; last seen: {last}")
+
+
+def wait_for(what, predicate, seconds):
+    return poll(what, state, predicate, seconds)
+
+
+def text_of(element_id):
+    return lambda: js(f"return document.getElementById('{element_id}').textContent;")
+
+
+def texts_of(css):
+    return lambda: js(f"return [...document.querySelectorAll('{css}')].map(e => e.className + ' ' + e.textContent);")
 
 
 def click(css):
@@ -102,20 +115,11 @@ try:
     js("document.getElementById('posture').open = true; document.getElementById('network').open = true;")
     # One at a time, as a person would: each answer changes the layout under the next button.
     click("#check-posture")
-    deadline = time.time() + 30
-    checks = []
-    while time.time() < deadline and not checks:
-        checks = js("return [...document.querySelectorAll('#checks li')].map(li => li.className + ' ' + li.textContent);")
-        time.sleep(0.1)
+    checks = poll("the posture checklist", texts_of("#checks li"), bool, 30)
     click("#check-egress")
-    deadline = time.time() + 30
-    match = None
-    while time.time() < deadline and match not in ("yes", "no"):
-        match = js("return document.getElementById('egress-match').textContent;")
-        time.sleep(0.1)
+    match = poll("the network check", text_of("egress-match"), lambda m: m in ("yes", "no"), 30)
     observe(step="checks", checks=checks, natMatch=match,
-            address=js("return document.getElementById('egress-address').textContent;"),
-            error=js("return document.getElementById('command-error').textContent;"))
+            address=text_of("egress-address")(), error=text_of("command-error")())
     screenshot("3-ready.png")
 
     subprocess.run([LAB, "server", "stop"], check=True, capture_output=True)
@@ -129,20 +133,12 @@ try:
     # Help: the bundle's files are listed before anything is saved, then saved.
     js("document.getElementById('diagnostics').open = true;")
     click("#preview-diagnostics")
-    deadline = time.time() + 60
-    rows = []
-    while time.time() < deadline and not rows:
-        rows = js("return [...document.querySelectorAll('#bundle-files tr')].map(r => r.textContent);")
-        time.sleep(0.2)
-    observe(step="preview", rows=rows)
+    rows = poll("the bundle's files", texts_of("#bundle-files tr"), bool, 60)
+    observe(step="preview", rows=[r.strip() for r in rows])
     js("document.getElementById('diagnostics').scrollIntoView();")
     screenshot("6-diagnostics.png")
     click("#export-diagnostics")
-    deadline = time.time() + 60
-    saved = ""
-    while time.time() < deadline and not saved.startswith("Saved"):
-        saved = js("return document.getElementById('export-result').textContent;")
-        time.sleep(0.2)
+    saved = poll("the saved bundle", text_of("export-result"), lambda t: t.startswith("Saved"), 60)
     observe(step="saved", text=saved)
 finally:
     try:
