@@ -104,22 +104,26 @@ pub fn approve_device_code(code: &str) {
     );
 }
 
+/// `curl -sS ARGS` from the laptop namespace.
+fn curl_from_laptop(args: &[&str]) -> std::process::Output {
+    Command::new("ip")
+        .args(["netns", "exec", "pl-laptop", "curl", "-sS"])
+        .args(args)
+        .output()
+        .expect("run curl in the laptop namespace")
+}
+
 /// What the lab's checkip says, asked from the laptop.
 pub fn egress_address() -> String {
-    let out = Command::new("ip")
-        .args([
-            "netns",
-            "exec",
-            "pl-laptop",
-            "curl",
-            "-sS",
-            "-m",
-            "5",
-            ECHO_URL,
-        ])
-        .output()
-        .expect("curl");
+    let out = curl_from_laptop(&["-m", "5", ECHO_URL]);
     String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// The text of a lab VPN profile for this certificate name, as the lab exports it.
+pub fn profile_text(cn: &str) -> String {
+    let file = tempfile::NamedTempFile::new().expect("temp file");
+    lab(&["profile", cn, file.path().to_str().expect("utf-8 path")]);
+    std::fs::read_to_string(file.path()).expect("the exported profile")
 }
 
 /// tun devices in the laptop namespace.

@@ -44,13 +44,7 @@ fn egress(user: &User) -> Run {
 }
 
 fn connect(helper: &Helper) {
-    let profile = tempfile::NamedTempFile::new().unwrap();
-    lab::lab(&[
-        "profile",
-        "alice.lab.test",
-        profile.path().to_str().unwrap(),
-    ]);
-    let text = std::fs::read_to_string(profile.path()).unwrap();
+    let text = lab::profile_text("alice.lab.test");
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -534,18 +534,25 @@ fn lab_browser() -> std::path::PathBuf {
     lab::script().with_file_name("lab-browser")
 }
 
+/// `postern vpn connect corp-saml` with the lab's browser answering the IdP.
+fn saml_connect(user: &User, helper: &Helper, env: &[(&str, &str)]) -> Run {
+    let mut c = user.postern();
+    c.env("POSTERN_HELPER_SOCKET", helper.socket())
+        .env("BROWSER", lab_browser())
+        .args(["vpn", "connect", "corp-saml"]);
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    Run::from(&mut c)
+}
+
 #[test]
 fn a_saml_profile_completes_the_crv1_round_trip() {
     let _turn = lab::take_turn();
     let helper = Helper::start(&[]);
     let user = user();
     import_saml(&user, "corp-saml");
-    let run = Run::from(
-        user.postern()
-            .env("POSTERN_HELPER_SOCKET", helper.socket())
-            .env("BROWSER", lab_browser())
-            .args(["vpn", "connect", "corp-saml"]),
-    );
+    let run = saml_connect(&user, &helper, &[]);
     run.assert_ok();
     // The endpoint's CRV1 challenge carried the IdP address; the browser posted the assertion
     // to 127.0.0.1:35001; the retry with CRV1::state::assertion was accepted.
@@ -569,13 +576,7 @@ fn a_real_sized_assertion_with_stock_openvpn_fails_saying_exactly_that() {
     let helper = Helper::start(&[]);
     let user = user();
     import_saml(&user, "corp-saml");
-    let run = Run::from(
-        user.postern()
-            .env("POSTERN_HELPER_SOCKET", helper.socket())
-            .env("BROWSER", lab_browser())
-            .env("LAB_SAML_BIG", "1")
-            .args(["vpn", "connect", "corp-saml"]),
-    );
+    let run = saml_connect(&user, &helper, &[("LAB_SAML_BIG", "1")]);
     run.assert_fails(VPN_FAILED, "the installed OpenVPN can pass at most 256");
     run.assert_fails(VPN_FAILED, "Install the AWS VPN Client");
     assert!(lab::tun_devices().is_empty());
@@ -585,13 +586,7 @@ fn a_real_sized_assertion_with_stock_openvpn_fails_saying_exactly_that() {
 fn a_restarted_helper_ends_the_tunnel_a_crashed_one_left_behind() {
     let _turn = lab::take_turn();
     let helper = Helper::start(&[]);
-    let profile = tempfile::NamedTempFile::new().unwrap();
-    lab::lab(&[
-        "profile",
-        "alice.lab.test",
-        profile.path().to_str().unwrap(),
-    ]);
-    let text = std::fs::read_to_string(profile.path()).unwrap();
+    let text = lab::profile_text("alice.lab.test");
     let state = runtime().block_on(lab::connect_tunnel(&helper.socket(), &text));
     assert!(state.is_connected(), "{state:?}");
     let pid_file = helper.dir.path().join("state/openvpn.pid");
