@@ -18,6 +18,7 @@ pub mod policy;
 pub mod posture;
 pub mod problem;
 pub mod session;
+pub mod text;
 pub mod vpn;
 
 pub use problem::{ExitCode, Problem};
