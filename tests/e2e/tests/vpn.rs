@@ -232,6 +232,27 @@ fn hostile_corpus(dir: &Path, base: &str) -> Vec<(String, String)> {
         "smuggled".into(),
         base.replacen("</ca>", &format!("</ca>\nplugin {}", so.display()), 1),
     ));
+    // The desync: lines OpenVPN reads as the end of the <ca> block while a naive parser reads
+    // them as its body, then a directive, then a quoted tag that swallows the real close tag.
+    let pem = base
+        .split("<ca>\n")
+        .nth(1)
+        .and_then(|rest| rest.split("</ca>").next())
+        .expect("the base profile has a <ca> block")
+        .to_string();
+    for (name, cut) in [
+        ("close-tag-tail", "</ca>x".to_string()),
+        ("split-long-line", format!("{}</ca>", "A".repeat(255))),
+    ] {
+        corpus.push((
+            name.into(),
+            base.replacen(
+                "</ca>",
+                &format!("{cut}\nplugin {}\n\"<ca>\"\n{pem}</ca>", so.display()),
+                1,
+            ),
+        ));
+    }
     corpus.push((
         "connection-block".into(),
         format!(

@@ -3,12 +3,17 @@
 //! on an allow-list, refuses everything else with the line and the reason, and re-emits a clean
 //! profile. The privileged helper runs the same check again on what it receives.
 
+mod material;
+pub mod syntax;
+#[cfg(test)]
+mod tests;
+
 use std::fmt;
+
+use material::Material;
 
 /// Larger than any real export (a few KB); a bigger file is not a profile.
 pub const MAX_PROFILE_BYTES: usize = 256 * 1024;
-/// OpenVPN's own option-line limit is 256 characters per parameter.
-const MAX_LINE: usize = 4096;
 
 /// How the tunnel authenticates the user.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -40,6 +45,25 @@ pub struct Profile {
 pub struct Directive {
     pub name: String,
     pub args: Vec<String>,
+}
+
+impl Directive {
+    /// The directive as one config line, each word quoted so that OpenVPN reads it back as is.
+    pub fn render(&self) -> String {
+        std::iter::once(self.name.clone())
+            .chain(self.args.iter().map(|a| syntax::quote(a)))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+/// An inline block being read: its tag, where it opened, its body lines, and the material it
+/// must hold (`None` for a refused block, read only to find its end).
+struct OpenBlock<'a> {
+    tag: String,
+    start: usize,
+    body: Vec<&'a str>,
+    material: Option<Material>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -196,66 +220,6 @@ fn allowed(name: &str) -> Option<(usize, usize)> {
 
 const INLINE: &[&str] = &["ca", "cert", "key", "tls-auth", "tls-crypt"];
 
-/// Splits an OpenVPN config line into words: whitespace separates, quotes group, a backslash
-/// escapes inside double quotes (as OpenVPN's `parse_line` does).
-fn words(line: &str) -> Result<Vec<String>, &'static str> {
-    let mut out = Vec::new();
-    let mut chars = line.chars().peekable();
-    loop {
-        while chars.peek().is_some_and(|c| c.is_whitespace()) {
-            chars.next();
-        }
-        let Some(&first) = chars.peek() else { break };
-        if out.is_empty() && (first == '#' || first == ';') {
-            break;
-        }
-        let mut word = String::new();
-        match first {
-            '"' | '\'' => {
-                chars.next();
-                let mut closed = false;
-                while let Some(c) = chars.next() {
-                    if c == first {
-                        closed = true;
-                        break;
-                    }
-                    if c == '\\' && first == '"' {
-                        word.push(chars.next().ok_or("ends inside an escape")?);
-                    } else {
-                        word.push(c);
-                    }
-                }
-                if !closed {
-                    return Err("has an unclosed quote");
-                }
-            }
-            _ => {
-                while let Some(&c) = chars.peek() {
-                    if c.is_whitespace() {
-                        break;
-                    }
-                    word.push(c);
-                    chars.next();
-                }
-            }
-        }
-        out.push(word);
-    }
-    Ok(out)
-}
-
-fn quote(arg: &str) -> String {
-    if !arg.is_empty()
-        && !arg
-            .chars()
-            .any(|c| c.is_whitespace() || "\"'\\#;".contains(c))
-    {
-        arg.to_string()
-    } else {
-        format!("\"{}\"", arg.replace('\\', "\\\\").replace('"', "\\\""))
-    }
-}
-
 impl Profile {
     /// Parses raw bytes: size, encoding, then every line. Returns all problems at once.
     pub fn parse(bytes: &[u8]) -> Result<Profile, ProfileError> {
@@ -269,60 +233,92 @@ impl Profile {
         Self::parse_text(text, true)
     }
 
+    /// Reads the profile line by line as OpenVPN would (see [`syntax`]), keeping only what
+    /// Postern understands: allowed directives as words, inline blocks as parsed material.
     fn parse_text(text: &str, key_required: bool) -> Result<Profile, ProfileError> {
         let mut issues = Vec::new();
-        let mut refuse = |line: usize, message: String| issues.push(ProfileIssue { line, message });
-        let mut directives = Vec::new();
+        let mut refuse = |line: usize, message: String| {
+            issues.push(ProfileIssue {
+                line,
+                message: crate::text::escape_control(&message).into_owned(),
+            })
+        };
+        let mut directives: Vec<(usize, Directive)> = Vec::new();
         let mut blocks: Vec<(String, String)> = Vec::new();
-        let mut open: Option<(String, usize, String)> = None;
+        let mut open: Option<OpenBlock> = None;
+        let mut last_line = 1;
 
-        for (index, raw) in text.lines().enumerate() {
-            let n = index + 1;
-            let line = raw.trim();
-            if let Some((tag, start, body)) = &mut open {
-                if line == format!("</{tag}>") {
-                    blocks.push((tag.clone(), std::mem::take(body)));
+        for (n, line) in syntax::lines(text) {
+            last_line = n;
+            if let Err(e) = syntax::check_line(line) {
+                refuse(n, e.describe());
+                continue;
+            }
+            if let Some(block) = &mut open {
+                let tag = &block.tag;
+                if let Some(tail) = syntax::closing(line, tag) {
+                    if !tail.trim().is_empty() {
+                        refuse(
+                            n,
+                            format!(
+                                "text after </{tag}> on the same line (OpenVPN would ignore it silently)"
+                            ),
+                        );
+                    } else if let Some(material) = block.material {
+                        match material::canonical(material, &block.body) {
+                            Ok(canonical) => blocks.push((tag.clone(), canonical)),
+                            Err(why) => refuse(block.start, format!("the <{tag}> block: {why}")),
+                        }
+                    }
                     open = None;
-                } else if line.starts_with('<') && line.ends_with('>') && !line.starts_with("<<") {
+                } else if line.trim_start().starts_with('<') {
                     refuse(
                         n,
-                        format!("a tag inside the <{tag}> block opened on line {start}"),
+                        format!(
+                            "a tag inside the <{tag}> block opened on line {}",
+                            block.start
+                        ),
                     );
                 } else {
-                    body.push_str(line);
-                    body.push('\n');
+                    block.body.push(line);
                 }
                 continue;
             }
-            if line.len() > MAX_LINE {
-                refuse(n, "the line is too long".into());
-                continue;
-            }
-            if let Some(tag) = line.strip_prefix('<').and_then(|l| l.strip_suffix('>')) {
-                if tag.starts_with('/') {
-                    refuse(n, format!("closing tag <{tag}> without an opening tag"));
-                } else if !INLINE.contains(&tag) {
-                    refuse(n, format!("inline block <{tag}> is not allowed"));
-                    open = Some((tag.to_string(), n, String::new()));
-                } else if blocks.iter().any(|(t, _)| t == tag) {
-                    refuse(n, format!("a second <{tag}> block"));
-                    open = Some((tag.to_string(), n, String::new()));
-                } else {
-                    open = Some((tag.to_string(), n, String::new()));
-                }
-                continue;
-            }
-            let parts = match words(line) {
-                Ok(p) => p,
+            let words = match syntax::tokens(line) {
+                Ok(w) => w,
                 Err(e) => {
-                    refuse(n, format!("the line {e}"));
+                    refuse(n, e.describe());
                     continue;
                 }
             };
-            let Some((name, args)) = parts.split_first() else {
+            if let Some(tag) = syntax::opening_tag(&words) {
+                if tag.starts_with('/') {
+                    refuse(n, format!("closing tag <{tag}> without an opening tag"));
+                    continue;
+                }
+                let material = if !INLINE.contains(&tag) {
+                    refuse(n, format!("inline block <{tag}> is not allowed"));
+                    None
+                } else if blocks.iter().any(|(t, _)| t == tag) {
+                    refuse(n, format!("a second <{tag}> block"));
+                    None
+                } else {
+                    Material::of(tag)
+                };
+                // Even a refused block is read to its end, as OpenVPN reads it, so that its
+                // body is never taken for directives.
+                open = Some(OpenBlock {
+                    tag: tag.to_string(),
+                    start: n,
+                    body: Vec::new(),
+                    material,
+                });
+                continue;
+            }
+            let Some((first, args)) = words.split_first() else {
                 continue;
             };
-            let name = name.trim_start_matches("--");
+            let name = syntax::option_name(first);
             if let Some(why) = danger(name) {
                 refuse(n, format!("`{name}` {why}"));
                 continue;
@@ -357,18 +353,24 @@ impl Profile {
                 refuse(n, problem);
                 continue;
             }
-            directives.push((
-                n,
-                Directive {
-                    name: name.to_string(),
-                    args: args.to_vec(),
-                },
-            ));
+            let directive = Directive {
+                name: name.to_string(),
+                args: args.to_vec(),
+            };
+            // What the helper writes must be one line to OpenVPN too.
+            if syntax::check_line(&directive.render()).is_err() {
+                refuse(n, syntax::SyntaxError::TooLong.describe());
+                continue;
+            }
+            directives.push((n, directive));
         }
-        if let Some((tag, start, _)) = open {
+        if let Some(block) = open {
             refuse(
-                start,
-                format!("the <{tag}> block is never closed (is the file truncated?)"),
+                block.start,
+                format!(
+                    "the <{}> block is never closed (is the file truncated?)",
+                    block.tag
+                ),
             );
         }
         let block = |tag: &str| {
@@ -377,12 +379,7 @@ impl Profile {
                 .find(|(t, _)| t == tag)
                 .map(|(_, b)| b.clone())
         };
-        let has = |name: &str| {
-            directives
-                .iter()
-                .any(|(_, d): &(usize, Directive)| d.name == name)
-        };
-        let last_line = text.lines().count().max(1);
+        let has = |name: &str| directives.iter().any(|(_, d)| d.name == name);
         let auth = if has("auth-federate") {
             AuthMode::Federated
         } else if has("auth-user-pass") {
@@ -431,11 +428,6 @@ impl Profile {
             ),
             _ => {}
         }
-        for (tag, body) in &blocks {
-            if !body.contains("-----BEGIN ") && INLINE.contains(&tag.as_str()) {
-                refuse(last_line, format!("the <{tag}> block holds no PEM data"));
-            }
-        }
         if !issues.is_empty() {
             return Err(ProfileError::Refused(issues));
         }
@@ -462,37 +454,47 @@ impl Profile {
     /// The clean profile: allowed directives and inline blocks, nothing else. With
     /// `include_key` false the private key is left out (for the on-disk copy).
     pub fn render(&self, include_key: bool) -> String {
-        self.render_filtered(include_key, |_| true)
+        self.render_parts(self.directives.iter(), include_key)
     }
 
-    /// What OpenVPN itself is given: `auth-federate` is AWS's own word, which stock OpenVPN
-    /// rejects; the helper runs that flow over the management interface instead.
+    /// What OpenVPN itself is given, written from the parsed structure: no line of the
+    /// original file reaches OpenVPN as it was.
     pub fn render_for_openvpn(&self) -> String {
-        self.render_filtered(true, |d| d.name != "auth-federate")
+        self.render_parts(self.openvpn_directives(), true)
     }
 
-    fn render_filtered(&self, include_key: bool, keep: impl Fn(&Directive) -> bool) -> String {
+    /// The directives OpenVPN is given: `auth-federate` is AWS's own word, which stock OpenVPN
+    /// rejects; the helper runs that flow over the management interface instead.
+    pub fn openvpn_directives(&self) -> impl Iterator<Item = &Directive> {
+        self.directives.iter().filter(|d| d.name != "auth-federate")
+    }
+
+    /// The inline blocks present, by tag, in the order they are written, key included.
+    pub fn blocks(&self) -> impl Iterator<Item = (&'static str, &str)> {
+        [
+            ("ca", Some(&self.ca)),
+            ("cert", self.cert.as_ref()),
+            ("key", self.key.as_ref()),
+            ("tls-auth", self.tls_auth.as_ref()),
+            ("tls-crypt", self.tls_crypt.as_ref()),
+        ]
+        .into_iter()
+        .filter_map(|(tag, body)| Some((tag, body?.as_str())))
+    }
+
+    fn render_parts<'a>(
+        &'a self,
+        directives: impl Iterator<Item = &'a Directive>,
+        include_key: bool,
+    ) -> String {
         let mut out = String::from("# Sanitized by Postern: only allowed directives are kept.\n");
-        for d in self.directives.iter().filter(|d| keep(d)) {
-            out.push_str(&d.name);
-            for a in &d.args {
-                out.push(' ');
-                out.push_str(&quote(a));
-            }
+        for d in directives {
+            out.push_str(&d.render());
             out.push('\n');
         }
-        let mut block = |tag: &str, body: &Option<String>| {
-            if let Some(b) = body {
-                out.push_str(&format!("<{tag}>\n{b}</{tag}>\n"));
-            }
-        };
-        block("ca", &Some(self.ca.clone()));
-        block("cert", &self.cert);
-        if include_key {
-            block("key", &self.key);
+        for (tag, body) in self.blocks().filter(|(t, _)| include_key || *t != "key") {
+            out.push_str(&format!("<{tag}>\n{body}</{tag}>\n"));
         }
-        block("tls-auth", &self.tls_auth);
-        block("tls-crypt", &self.tls_crypt);
         out
     }
 
@@ -525,176 +527,5 @@ fn check_args(name: &str, args: &[String]) -> Option<String> {
             Some(format!("`{name}` has an argument Postern does not accept"))
         }
         _ => None,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    const PEM: &str = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----";
-    const KEY: &str = "-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----";
-
-    fn export(extra: &str) -> String {
-        format!(
-            "client\ndev tun\nproto udp\nremote asdf.cvpn-endpoint-0011abc.prod.clientvpn.eu-west-2.amazonaws.com 443\nremote-random-hostname\nresolv-retry infinite\nnobind\nremote-cert-tls server\ncipher AES-256-GCM\nverb 3\n<ca>\n{PEM}\n</ca>\n<cert>\n{PEM}\n</cert>\n<key>\n{KEY}\n</key>\nreneg-sec 0\n{extra}"
-        )
-    }
-
-    fn refused(text: &str) -> Vec<ProfileIssue> {
-        match Profile::parse(text.as_bytes()) {
-            Err(ProfileError::Refused(i)) => i,
-            other => panic!("expected refusal, got {other:?}"),
-        }
-    }
-
-    #[test]
-    fn an_aws_export_parses_and_renders_cleanly() {
-        let p = Profile::parse(export("").as_bytes()).unwrap();
-        assert_eq!(p.auth, AuthMode::Certificate);
-        assert_eq!(p.remotes[0].port, Some(443));
-        assert!(p.key.as_deref().unwrap().contains("PRIVATE KEY"));
-        let clean = p.render(false);
-        assert!(
-            !clean.contains("PRIVATE KEY"),
-            "the on-disk copy has no key"
-        );
-        let again = Profile::parse(p.render(true).as_bytes()).unwrap();
-        assert_eq!(again, p, "render(true) round-trips");
-    }
-
-    #[test]
-    fn every_dangerous_directive_is_refused_with_its_line() {
-        for (line, why) in [
-            ("plugin /tmp/evil.so", "loads a code library"),
-            ("up \"/bin/sh -c 'id > /tmp/x'\"", "runs a program"),
-            ("down /x", "runs a program"),
-            ("route-up /x", "runs a program"),
-            ("ipchange /x", "runs a program"),
-            ("tls-verify /x", "runs a program"),
-            ("script-security 2", "allows running programs"),
-            ("setenv IV_GUI_VER evil", "changes what OpenVPN"),
-            ("management 127.0.0.1 7505", "control channel"),
-            ("management-hold", "control channel"),
-            ("log /etc/passwd", "writes files"),
-            ("status /tmp/s", "writes files"),
-            ("writepid /tmp/p", "writes files"),
-            ("cd /", "file system"),
-            ("config /etc/other.conf", "file system"),
-            ("providers legacy", "cryptographic module"),
-            ("engine dynamic", "cryptographic module"),
-            ("pkcs11-providers /x.so", "cryptographic module"),
-            ("ca /etc/ssl/ca.pem", "points to a file"),
-            (
-                "auth-user-pass /home/u/creds.txt",
-                "reads credentials from disk",
-            ),
-            ("--up /x", "runs a program"),
-        ] {
-            let issues = refused(&export(line));
-            assert_eq!(issues.len(), 1, "{line}: {issues:?}");
-            assert_eq!(issues[0].line, export("").lines().count() + 1, "{line}");
-            assert!(
-                issues[0].message.contains(why),
-                "{line}: {}",
-                issues[0].message
-            );
-        }
-    }
-
-    #[test]
-    fn inline_looking_tricks_are_caught() {
-        // A directive smuggled after a fake end of the CA block.
-        let sneaky = export("").replace("</ca>", "</ca>\nplugin /tmp/evil.so");
-        assert!(refused(&sneaky)[0].message.contains("loads a code library"));
-        // An unknown inline block, a tag inside a block, an unclosed block.
-        assert!(
-            refused(&export("<connection>\nremote x\n</connection>"))[0]
-                .message
-                .contains("<connection>")
-        );
-        let nested = export("").replace("<ca>\n", "<ca>\n<key>\n");
-        assert!(
-            refused(&nested)
-                .iter()
-                .any(|i| i.message.contains("a tag inside the <ca> block"))
-        );
-        let truncated = export("").replace("</key>\nreneg-sec 0\n", "");
-        assert!(
-            refused(&truncated)
-                .iter()
-                .any(|i| i.message.contains("never closed"))
-        );
-        // Duplicate blocks (the second could replace the first).
-        assert!(
-            refused(&export("<ca>\nx\n</ca>"))
-                .iter()
-                .any(|i| i.message.contains("a second <ca>"))
-        );
-    }
-
-    #[test]
-    fn missing_material_is_named() {
-        let no_key = export("").replace(&format!("<key>\n{KEY}\n</key>\n"), "");
-        assert!(
-            refused(&no_key)
-                .iter()
-                .any(|i| i.message.contains("no <key> block"))
-        );
-        let no_ca = export("").replace(&format!("<ca>\n{PEM}\n</ca>\n"), "");
-        assert!(
-            refused(&no_ca)
-                .iter()
-                .any(|i| i.message.contains("no <ca> block"))
-        );
-        assert!(
-            refused("verb 3\n")
-                .iter()
-                .any(|i| i.message.contains("no `remote` line"))
-        );
-    }
-
-    #[test]
-    fn saml_and_password_profiles_are_recognized() {
-        let saml = export("auth-user-pass\nauth-federate\nauth-retry interact\n").replace(
-            &format!("<cert>\n{PEM}\n</cert>\n<key>\n{KEY}\n</key>\n"),
-            "",
-        );
-        assert_eq!(
-            Profile::parse(saml.as_bytes()).unwrap().auth,
-            AuthMode::Federated
-        );
-        let ad = export("auth-user-pass\n");
-        assert_eq!(
-            Profile::parse(ad.as_bytes()).unwrap().auth,
-            AuthMode::UserPassword
-        );
-    }
-
-    #[test]
-    fn binary_and_huge_files_are_not_profiles() {
-        assert_eq!(
-            Profile::parse(b"\x7fELF\x02\x01\x01\0\0"),
-            Err(ProfileError::Binary)
-        );
-        assert_eq!(
-            Profile::parse(&[0xff, 0xfe, b'a']),
-            Err(ProfileError::Binary)
-        );
-        assert_eq!(
-            Profile::parse(&vec![b'#'; MAX_PROFILE_BYTES + 1]),
-            Err(ProfileError::TooLarge)
-        );
-    }
-
-    #[test]
-    fn quoting_survives_the_round_trip() {
-        assert_eq!(
-            words(r#"static-challenge "Enter \"OTP\"" 1"#).unwrap(),
-            vec!["static-challenge", "Enter \"OTP\"", "1"]
-        );
-        assert_eq!(quote("Enter \"OTP\""), r#""Enter \"OTP\"""#);
-        assert!(words("remote \"unclosed").is_err());
-        assert_eq!(words("# comment").unwrap(), Vec::<String>::new());
     }
 }
