@@ -5,6 +5,7 @@ use std::path::Path;
 use postern_core::session::Transition;
 use postern_core::{ExitCode, Problem};
 use postern_ipc::agent::{AGENT_PROTOCOL_VERSION, AgentError, AgentReply, AgentRequest};
+use postern_ipc::trust::{self, Server, UntrustedSocket};
 use postern_ipc::{read_frame, write_frame};
 use tokio::net::UnixStream;
 
@@ -14,6 +15,9 @@ pub enum AgentClientError {
     NotRunning { path: String },
     #[error(transparent)]
     Refused(#[from] AgentError),
+    /// What answers at the socket path is not this user's agent (a path from the environment).
+    #[error(transparent)]
+    Untrusted(#[from] UntrustedSocket),
     #[error("The connection to the Postern agent failed: {0}.")]
     Broken(String),
 }
@@ -38,6 +42,7 @@ impl Problem for AgentClientError {
             AgentClientError::Refused(AgentError::NotReady { .. }) => "Run `postern connect` (or click Connect in the Postern app).".into(),
             AgentClientError::Refused(AgentError::AccessNotAllowed { .. }) => "Pick an account and role your company allows (`postern accounts`), or ask your IT department.".into(),
             AgentClientError::Refused(AgentError::ProtocolMismatch { .. }) => "Restart the Postern app so the agent and this command are the same version.".into(),
+            AgentClientError::Untrusted(_) => "Unset POSTERN_AGENT_SOCKET and check XDG_RUNTIME_DIR (the agent's socket must be in a directory only you own and can write), then restart the Postern app.".into(),
             _ => "Restart the Postern app (or `postern agent`) and try again.".into(),
         }
     }
@@ -48,6 +53,7 @@ pub struct AgentClient {
 }
 
 impl AgentClient {
+    /// Connects, makes sure this user's agent listens there, then says Hello.
     pub async fn connect(path: &Path) -> Result<Self, AgentClientError> {
         let mut stream =
             UnixStream::connect(path)
@@ -55,6 +61,8 @@ impl AgentClient {
                 .map_err(|_| AgentClientError::NotRunning {
                     path: path.display().to_string(),
                 })?;
+        // Credentials come back on this connection: a stand-in must get nothing, not even Hello.
+        trust::verify(&stream, path, Server::Agent)?;
         let sent = write_frame(
             &mut stream,
             &AgentRequest::Hello {

@@ -1,16 +1,46 @@
 //! The agent's socket: in a directory only the user can enter, and every peer must be the same
 //! user (SO_PEERCRED). A second agent refuses to start while one answers on the socket.
+//! Bounded like the helper's: Hello within [`HELLO_DEADLINE`], every frame within its deadline,
+//! at most [`MAX_CONNECTIONS`] connections at once.
 
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use postern_core::session::{SessionState, Transition};
 use postern_ipc::agent::{AGENT_PROTOCOL_VERSION, AgentError, AgentReply, AgentRequest};
-use postern_ipc::{FrameError, read_frame, write_frame};
+use postern_ipc::{
+    FrameError, HELLO_DEADLINE, hung_up, read_frame, read_frame_within, write_frame,
+};
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::{oneshot, watch};
 
 use crate::orchestrator::{self, AgentConfig, Command, Handle};
+
+/// Connections served at once. The agent serves one user: this only stops a runaway script
+/// (a burst of credential_process calls is far below it) from exhausting descriptors.
+pub const MAX_CONNECTIONS: usize = 64;
+
+/// One admitted connection; the count drops when it ends.
+struct Slot(Arc<AtomicUsize>);
+
+impl Slot {
+    fn take(count: &Arc<AtomicUsize>) -> Option<Slot> {
+        count
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < MAX_CONNECTIONS).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| Slot(count.clone()))
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
 
 /// The agent running in this process: the orchestrator plus its socket for the user's other
 /// processes. The desktop app holds one; `postern agent` holds one until a signal.
@@ -28,10 +58,11 @@ impl Agent {
         let handle = orchestrator::start(config)?;
         tracing::info!(socket = %socket.display(), "agent {} started", env!("CARGO_PKG_VERSION"));
         let served = handle.clone();
+        let open = Arc::new(AtomicUsize::new(0));
         let accept = tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
-                let handle = served.clone();
-                tokio::spawn(async move { session(stream, owner, handle).await });
+                let (handle, open) = (served.clone(), open.clone());
+                tokio::spawn(async move { session(stream, owner, handle, &open).await });
             }
         });
         Ok(Self {
@@ -123,12 +154,19 @@ async fn bind(socket: &Path) -> Result<UnixListener, String> {
     Ok(listener)
 }
 
-async fn session(mut stream: UnixStream, owner: u32, handle: Handle) {
+async fn session(mut stream: UnixStream, owner: u32, handle: Handle, open: &Arc<AtomicUsize>) {
     if stream.peer_cred().map(|c| c.uid()).ok() != Some(owner) {
         let _ = write_frame(&mut stream, &AgentReply::Refused(AgentError::NotAllowed)).await;
         return;
     }
-    match read_frame::<_, AgentRequest>(&mut stream).await {
+    let Some(_slot) = Slot::take(open) else {
+        let refusal = AgentError::TooManyConnections {
+            limit: MAX_CONNECTIONS,
+        };
+        let _ = write_frame(&mut stream, &AgentReply::Refused(refusal)).await;
+        return;
+    };
+    match read_frame_within::<_, AgentRequest>(&mut stream, HELLO_DEADLINE).await {
         Ok(AgentRequest::Hello { protocol_version })
             if protocol_version == AGENT_PROTOCOL_VERSION =>
         {
@@ -226,8 +264,9 @@ async fn session(mut stream: UnixStream, owner: u32, handle: Handle) {
                     {
                         return;
                     }
-                    if transitions.changed().await.is_err() {
-                        return;
+                    tokio::select! {
+                        changed = transitions.changed() => if changed.is_err() { return },
+                        () = hung_up(&mut stream) => return,
                     }
                 }
             }

@@ -5,9 +5,15 @@
 //! - Takes a profile, never OpenVPN arguments; validates the profile again (never trusts the
 //!   caller), writes it owner-only in a root-only directory and starts OpenVPN with a fixed
 //!   argument list placed after `--config`, so the helper's options win.
-//! - One tunnel at a time; management-interface events become typed states; bounded reconnects.
+//! - One tunnel at a time, owned by the uid that started it (from the peer credentials): only
+//!   that uid or root may disconnect it, answer its sign-in, or read its log and history.
+//!   Management-interface events become typed states; bounded reconnects.
+//! - Bounded: a connection cap per uid, a deadline for Hello and for every frame once begun,
+//!   frames buffered only as their bytes arrive.
 //! - Never panics on input: every connection is its own task, every error a typed reply.
 
+#[cfg(unix)]
+mod owner;
 #[cfg(unix)]
 mod peer;
 #[cfg(unix)]

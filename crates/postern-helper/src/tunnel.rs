@@ -1,6 +1,6 @@
 //! One OpenVPN tunnel at a time: started from a validated profile with the helper's fixed
 //! options, driven over a unix-socket management interface, its life published as
-//! [`TunnelState`]s.
+//! [`TunnelState`]s. The tunnel belongs to the uid that asked for it (see [`crate::owner`]).
 
 use std::collections::VecDeque;
 use std::os::unix::fs::PermissionsExt;
@@ -15,12 +15,14 @@ use postern_core::vpn::tunnel::{
 };
 use postern_core::vpn::{AuthMode, Profile};
 use postern_ipc::HelperError;
+use rustix::process::{Pid, Signal, kill_process};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::UnixStream;
 use tokio::process::{Child, Command};
 use tokio::sync::{Mutex as AsyncMutex, mpsc, watch};
 
 use crate::Args;
+use crate::owner::{Published, ROOT, TunnelOwner, may_use, shown_to};
 
 const LOG_LINES: usize = 2000;
 /// Tunnel states kept for diagnostics.
@@ -51,9 +53,10 @@ struct Federation {
 
 pub struct Supervisor {
     args: Args,
-    state: watch::Sender<TunnelState>,
+    state: watch::Sender<Published>,
     log: Arc<Mutex<VecDeque<String>>>,
-    history: Arc<Mutex<VecDeque<TunnelStateRecord>>>,
+    /// Each state with the uid whose tunnel it was, so nobody reads another's.
+    history: Arc<Mutex<VecDeque<(Option<u32>, TunnelStateRecord)>>>,
     /// (received, sent) bytes from the last `>BYTECOUNT`.
     traffic: Arc<Mutex<(u64, u64)>>,
     running: AsyncMutex<Option<Running>>,
@@ -64,19 +67,20 @@ pub struct Supervisor {
 
 /// Keeps the last [`HISTORY_STATES`] states with their times, for as long as the helper runs.
 async fn record_history(
-    mut states: watch::Receiver<TunnelState>,
-    history: Arc<Mutex<VecDeque<TunnelStateRecord>>>,
+    mut states: watch::Receiver<Published>,
+    history: Arc<Mutex<VecDeque<(Option<u32>, TunnelStateRecord)>>>,
 ) {
     loop {
-        let state = states.borrow_and_update().clone();
+        let published = states.borrow_and_update().clone();
         if let Ok(mut h) = history.lock() {
             if h.len() == HISTORY_STATES {
                 h.pop_front();
             }
-            h.push_back(TunnelStateRecord {
+            let record = TunnelStateRecord {
                 at: time::OffsetDateTime::now_utc(),
-                state,
-            });
+                state: published.state,
+            };
+            h.push_back((published.owner.map(|o| o.uid), record));
         }
         if states.changed().await.is_err() {
             return;
@@ -95,7 +99,11 @@ impl Supervisor {
         std::fs::set_permissions(&args.state_dir, std::fs::Permissions::from_mode(0o700))
             .map_err(|e| e.to_string())?;
         kill_stale_tunnel(&args.state_dir).await;
-        let state = watch::channel(TunnelState::Disconnected).0;
+        let state = watch::channel(Published {
+            owner: None,
+            state: TunnelState::Disconnected,
+        })
+        .0;
         let history = Arc::new(Mutex::new(VecDeque::new()));
         tokio::spawn(record_history(state.subscribe(), history.clone()));
         Ok(Self {
@@ -110,33 +118,72 @@ impl Supervisor {
     }
 
     pub fn state(&self) -> TunnelState {
-        self.state.borrow().clone()
+        self.state.borrow().state.clone()
     }
 
-    pub fn subscribe(&self) -> watch::Receiver<TunnelState> {
+    /// The state as `peer` may see it.
+    pub fn status(&self, peer: u32) -> TunnelState {
+        shown_to(&self.state.borrow(), peer)
+    }
+
+    pub fn subscribe(&self) -> watch::Receiver<Published> {
         self.state.subscribe()
+    }
+
+    /// The refusal for a peer that is not the tunnel's owner (nor root); `None` if it may.
+    fn refuse_stranger(&self, peer: u32) -> Option<HelperError> {
+        let published = self.state.borrow();
+        let owner = published.owner.as_ref();
+        (!may_use(owner, peer)).then(|| HelperError::NotOwner {
+            profile: owner.map(|o| o.profile.clone()).unwrap_or_default(),
+        })
+    }
+
+    /// Replaces the state, keeping whose tunnel it is.
+    fn publish(&self, state: TunnelState) {
+        self.state.send_modify(|p| p.state = state);
     }
 
     pub fn traffic(&self) -> (u64, u64) {
         self.traffic.lock().map(|t| *t).unwrap_or_default()
     }
 
-    pub fn history(&self) -> Vec<TunnelStateRecord> {
-        self.history
+    /// The recent states of `peer`'s tunnels (root: all), if the last tunnel is theirs.
+    pub fn history(&self, peer: u32) -> Result<Vec<TunnelStateRecord>, HelperError> {
+        if let Some(refusal) = self.refuse_stranger(peer) {
+            return Err(refusal);
+        }
+        Ok(self
+            .history
             .lock()
-            .map(|h| h.iter().cloned().collect())
-            .unwrap_or_default()
+            .map(|h| {
+                h.iter()
+                    .filter(|(uid, _)| peer == ROOT || uid.is_none_or(|u| u == peer))
+                    .map(|(_, record)| record.clone())
+                    .collect()
+            })
+            .unwrap_or_default())
     }
 
-    pub fn log(&self) -> Vec<String> {
-        self.log
+    /// OpenVPN's output for the last tunnel, to its owner (or root).
+    pub fn log(&self, peer: u32) -> Result<Vec<String>, HelperError> {
+        if let Some(refusal) = self.refuse_stranger(peer) {
+            return Err(refusal);
+        }
+        Ok(self
+            .log
             .lock()
             .map(|l| l.iter().cloned().collect())
-            .unwrap_or_default()
+            .unwrap_or_default())
     }
 
-    /// Starts a tunnel; returns once OpenVPN runs (the caller watches for CONNECTED).
-    pub async fn connect(&self, name: &str, profile: &Profile) -> Result<TunnelState, HelperError> {
+    /// Starts a tunnel for `peer`; returns once OpenVPN runs (the caller watches for CONNECTED).
+    pub async fn connect(
+        &self,
+        name: &str,
+        profile: &Profile,
+        peer: u32,
+    ) -> Result<TunnelState, HelperError> {
         let mut running = self.running.lock().await;
         if let Some(r) = running.as_ref()
             && !r.task.is_finished()
@@ -145,8 +192,27 @@ impl Supervisor {
                 profile: r.profile.clone(),
             });
         }
+        // From here the attempt is `peer`'s, failed or not: the last owner's log goes first.
+        if let Ok(mut l) = self.log.lock() {
+            l.clear();
+        }
+        if let Ok(mut t) = self.traffic.lock() {
+            *t = (0, 0);
+        }
+        let owner = TunnelOwner {
+            uid: peer,
+            profile: name.to_string(),
+        };
+        // The owner changes with the first state of the attempt, so no earlier state is
+        // ever recorded as this peer's.
+        let publish = |state: TunnelState| {
+            self.state.send_replace(Published {
+                owner: Some(owner.clone()),
+                state,
+            });
+        };
         let refuse = |cause: TunnelFailure| {
-            self.state.send_replace(TunnelState::Failed {
+            publish(TunnelState::Failed {
                 profile: name.to_string(),
                 cause: cause.clone(),
             });
@@ -210,17 +276,11 @@ impl Supervisor {
         if let Some(pid) = child.id() {
             let _ = std::fs::write(pid_file(&self.args.state_dir), pid.to_string());
         }
-        if let Ok(mut l) = self.log.lock() {
-            l.clear();
-        }
-        if let Ok(mut t) = self.traffic.lock() {
-            *t = (0, 0);
-        }
         let state = TunnelState::Connecting {
             profile: name.to_string(),
             phase: "START".into(),
         };
-        self.state.send_replace(state.clone());
+        publish(state.clone());
         let (stop, stop_rx) = mpsc::channel(1);
         let (saml, saml_rx) = mpsc::channel(1);
         let connect_timeout = if federation.is_some() {
@@ -231,6 +291,7 @@ impl Supervisor {
         };
         let tunnel = Tunnel {
             profile: name.to_string(),
+            owner,
             config,
             management,
             state: self.state.clone(),
@@ -252,9 +313,18 @@ impl Supervisor {
         Ok(state)
     }
 
-    /// Hands the browser's SAML assertion to the tunnel that waits for it.
-    pub async fn saml_response(&self, assertion: String) -> Result<TunnelState, HelperError> {
+    /// Hands the browser's SAML assertion to the tunnel that waits for it, if it is `peer`'s.
+    pub async fn saml_response(
+        &self,
+        assertion: String,
+        peer: u32,
+    ) -> Result<TunnelState, HelperError> {
         let running = self.running.lock().await;
+        if running.as_ref().is_some_and(|r| !r.task.is_finished())
+            && let Some(refusal) = self.refuse_stranger(peer)
+        {
+            return Err(refusal);
+        }
         match (running.as_ref(), self.state()) {
             (Some(r), TunnelState::AwaitingBrowser { .. }) => {
                 r.saml
@@ -267,28 +337,34 @@ impl Supervisor {
         }
     }
 
-    /// Stops the tunnel (if any) and waits for OpenVPN to be gone.
-    pub async fn disconnect(&self) -> TunnelState {
+    /// Stops the tunnel (if any, and if it is `peer`'s) and waits for OpenVPN to be gone.
+    pub async fn disconnect(&self, peer: u32) -> Result<TunnelState, HelperError> {
         let mut running = self.running.lock().await;
+        if running.as_ref().is_some_and(|r| !r.task.is_finished())
+            && let Some(refusal) = self.refuse_stranger(peer)
+        {
+            return Err(refusal);
+        }
         if let Some(r) = running.take() {
             let _ = r.stop.send(()).await;
             let _ = tokio::time::timeout(Duration::from_secs(15), r.task).await;
         }
         let state = self.state();
         if state.is_final() {
-            state
+            Ok(self.status(peer))
         } else {
-            self.state.send_replace(TunnelState::Disconnected);
-            TunnelState::Disconnected
+            self.publish(TunnelState::Disconnected);
+            Ok(TunnelState::Disconnected)
         }
     }
 }
 
 struct Tunnel {
     profile: String,
+    owner: TunnelOwner,
     config: PathBuf,
     management: PathBuf,
-    state: watch::Sender<TunnelState>,
+    state: watch::Sender<Published>,
     log: Arc<Mutex<VecDeque<String>>>,
     traffic: Arc<Mutex<(u64, u64)>>,
     max_reconnects: u32,
@@ -311,7 +387,10 @@ struct SamlProgress {
 
 impl Tunnel {
     fn publish(&self, state: TunnelState) {
-        self.state.send_replace(state);
+        self.state.send_replace(Published {
+            owner: Some(self.owner.clone()),
+            state,
+        });
     }
 
     async fn run(
@@ -673,7 +752,7 @@ async fn kill_stale_tunnel(state_dir: &Path) {
         .unwrap_or(false);
     if ours {
         eprintln!("postern-helper: ending the tunnel a previous run left behind (pid {pid})");
-        let _ = Command::new("kill").arg(pid.to_string()).status().await;
+        signal(pid, Signal::TERM);
         for _ in 0..50 {
             if !Path::new(&format!("/proc/{pid}")).exists() {
                 break;
@@ -681,11 +760,185 @@ async fn kill_stale_tunnel(state_dir: &Path) {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         if Path::new(&format!("/proc/{pid}")).exists() {
-            let _ = Command::new("kill")
-                .args(["-9", &pid.to_string()])
-                .status()
-                .await;
+            signal(pid, Signal::KILL);
         }
     }
     let _ = std::fs::remove_file(pid_file(state_dir));
+}
+
+/// Signals a process through the kernel, not a `kill` found on PATH (this runs as root).
+fn signal(pid: i32, signal: Signal) {
+    if let Some(pid) = Pid::from_raw(pid)
+        && let Err(e) = kill_process(pid, signal)
+    {
+        eprintln!(
+            "postern-helper: cannot signal pid {}: {e}",
+            pid.as_raw_nonzero()
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    const ALICE: u32 = 1000;
+    const BOB: u32 = 1001;
+    const PEM: &str = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----";
+    const KEY: &str = "-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----";
+
+    fn profile(extra: &str) -> Profile {
+        let text = format!(
+            "client\ndev tun\nremote vpn.example.com 443\n{extra}<ca>\n{PEM}\n</ca>\n<cert>\n{PEM}\n</cert>\n<key>\n{KEY}\n</key>\n"
+        );
+        Profile::parse(text.as_bytes()).expect("a valid profile")
+    }
+
+    async fn supervisor(dir: &Path) -> Supervisor {
+        let state_dir = dir.join("state");
+        let args = Args::parse_from([
+            "postern-helper",
+            "--state-dir",
+            state_dir.to_str().expect("utf-8"),
+            "--openvpn",
+            "/nonexistent/openvpn",
+        ]);
+        Supervisor::start(&args).await.expect("supervisor")
+    }
+
+    /// Puts a running tunnel of ALICE's in place, waiting for her browser; the task ends on stop.
+    async fn alices_tunnel(s: &Supervisor) -> mpsc::Receiver<String> {
+        let (stop, mut stop_rx) = mpsc::channel(1);
+        let (saml, saml_rx) = mpsc::channel(1);
+        let task = tokio::spawn(async move {
+            let _ = stop_rx.recv().await;
+        });
+        *s.running.lock().await = Some(Running {
+            profile: "corp".into(),
+            stop,
+            saml,
+            task,
+        });
+        s.state.send_replace(Published {
+            owner: Some(TunnelOwner {
+                uid: ALICE,
+                profile: "corp".into(),
+            }),
+            state: TunnelState::AwaitingBrowser {
+                profile: "corp".into(),
+                url: "https://idp.example/saml?SAMLRequest=alice".into(),
+            },
+        });
+        if let Ok(mut l) = s.log.lock() {
+            l.push_back("alice's OpenVPN line".into());
+        }
+        // Let the history recorder see the state.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        saml_rx
+    }
+
+    fn not_owner<T: std::fmt::Debug>(r: Result<T, HelperError>) {
+        match r {
+            Err(HelperError::NotOwner { profile }) => assert_eq!(profile, "corp"),
+            other => panic!("expected the not-owner refusal, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn another_user_can_neither_control_a_tunnel_nor_read_its_log_or_history() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = supervisor(dir.path()).await;
+        let mut saml_rx = alices_tunnel(&s).await;
+
+        not_owner(s.disconnect(BOB).await);
+        not_owner(s.saml_response("bob's assertion".into(), BOB).await);
+        not_owner(s.log(BOB));
+        not_owner(s.history(BOB));
+        assert!(
+            saml_rx.try_recv().is_err(),
+            "bob's assertion reached the tunnel"
+        );
+        assert!(
+            !s.running.lock().await.as_ref().unwrap().task.is_finished(),
+            "bob stopped alice's tunnel"
+        );
+        // Bob sees that the helper is busy, not where alice signs in.
+        assert_eq!(
+            s.status(BOB),
+            TunnelState::Connecting {
+                profile: "corp".into(),
+                phase: "AUTH".into()
+            }
+        );
+        match s.connect("mine", &profile(""), BOB).await {
+            Err(HelperError::Busy { profile }) => assert_eq!(profile, "corp"),
+            other => panic!("expected Busy, got {other:?}"),
+        }
+        assert_eq!(s.log(ALICE).unwrap(), vec!["alice's OpenVPN line"]);
+
+        // Alice and root may do all of it.
+        assert!(matches!(
+            s.status(ALICE),
+            TunnelState::AwaitingBrowser { .. }
+        ));
+        assert_eq!(s.log(ROOT).unwrap(), vec!["alice's OpenVPN line"]);
+        let history = s.history(ALICE).unwrap();
+        assert!(
+            history
+                .iter()
+                .any(|r| matches!(r.state, TunnelState::AwaitingBrowser { .. })),
+            "{history:?}"
+        );
+        s.saml_response("alice's assertion".into(), ALICE)
+            .await
+            .unwrap();
+        assert_eq!(saml_rx.try_recv().unwrap(), "alice's assertion");
+        assert_eq!(
+            s.disconnect(ALICE).await.unwrap(),
+            TunnelState::Disconnected
+        );
+
+        // Down, the last tunnel's log and history are still alice's; a disconnect harms nothing.
+        not_owner(s.log(BOB));
+        not_owner(s.history(BOB));
+        assert_eq!(s.disconnect(BOB).await.unwrap(), TunnelState::Disconnected);
+    }
+
+    #[tokio::test]
+    async fn a_new_attempt_belongs_to_its_user_and_shows_them_nothing_of_the_last_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = supervisor(dir.path()).await;
+        let _saml = alices_tunnel(&s).await;
+        s.disconnect(ALICE).await.unwrap();
+        // Bob's attempt fails at once (password profiles are not supported), but it is his.
+        match s.connect("bobs", &profile("auth-user-pass\n"), BOB).await {
+            Err(HelperError::Tunnel {
+                failure: TunnelFailure::PasswordUnsupported,
+            }) => {}
+            other => panic!("expected the password refusal, got {other:?}"),
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(s.log(BOB).unwrap().is_empty(), "bob read alice's log");
+        let history = s.history(BOB).unwrap();
+        assert!(
+            history.iter().all(|r| r.state.profile() != Some("corp")),
+            "bob saw alice's states: {history:?}"
+        );
+        assert!(
+            history.iter().any(
+                |r| matches!(&r.state, TunnelState::Failed { profile, .. } if profile == "bobs")
+            ),
+            "{history:?}"
+        );
+        match s.log(ALICE) {
+            Err(HelperError::NotOwner { profile }) => assert_eq!(profile, "bobs"),
+            other => panic!("alice read bob's log: {other:?}"),
+        }
+        // Root reads every state.
+        let all = s.history(ROOT).unwrap();
+        assert!(all.iter().any(|r| r.state.profile() == Some("corp")));
+        assert!(all.iter().any(|r| r.state.profile() == Some("bobs")));
+    }
 }

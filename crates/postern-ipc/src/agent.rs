@@ -72,4 +72,6 @@ pub enum AgentError {
     BadRequest { detail: String },
     #[error("The request was malformed: {detail}.")]
     Malformed { detail: String },
+    #[error("Too many connections to the Postern agent (at most {limit} at once).")]
+    TooManyConnections { limit: usize },
 }

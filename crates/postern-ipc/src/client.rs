@@ -19,6 +19,10 @@ pub enum HelperClientError {
     NoPermission { path: String },
     #[error(transparent)]
     Refused(#[from] HelperError),
+    /// What answers at the socket path is not the root helper (a path from the environment).
+    #[cfg(unix)]
+    #[error(transparent)]
+    Untrusted(#[from] crate::trust::UntrustedSocket),
     #[error("The connection to the VPN helper failed: {0}.")]
     Broken(String),
 }
@@ -57,6 +61,13 @@ impl Problem for HelperClientError {
             HelperClientError::Refused(HelperError::Busy { .. }) => {
                 "Run `postern vpn disconnect` first.".into()
             }
+            HelperClientError::Refused(HelperError::NotOwner { .. }) => {
+                "Ask the user who started it to disconnect, or wait until it is down.".into()
+            }
+            #[cfg(unix)]
+            HelperClientError::Untrusted(_) => format!(
+                "Unset {SOCKET_ENV} (the helper listens at {DEFAULT_SOCKET}) or point it at the helper's own socket; if the default is refused, reinstall Postern."
+            ),
             HelperClientError::Refused(HelperError::Tunnel { failure }) => failure.next_step(),
             HelperClientError::Refused(
                 HelperError::ProfileRefused { .. } | HelperError::ProfileInvalid { .. },
@@ -75,18 +86,36 @@ pub struct HelperClient {
     pub helper_version: String,
 }
 
+/// Connects, then makes sure root's helper listens there before anything is written.
 #[cfg(unix)]
-async fn open(path: &Path) -> std::io::Result<Box<dyn Transport>> {
-    Ok(Box::new(tokio::net::UnixStream::connect(path).await?))
+async fn open(path: &Path) -> Result<Box<dyn Transport>, HelperClientError> {
+    let stream = tokio::net::UnixStream::connect(path)
+        .await
+        .map_err(|e| unreachable(path, e))?;
+    crate::trust::verify(&stream, path, crate::trust::Server::Helper)?;
+    Ok(Box::new(stream))
 }
 
 /// On Windows the helper listens on a named pipe (`\\.\pipe\postern-helper`) whose DACL admits
 /// SYSTEM and the Postern users group only.
 #[cfg(windows)]
-async fn open(path: &Path) -> std::io::Result<Box<dyn Transport>> {
+async fn open(path: &Path) -> Result<Box<dyn Transport>, HelperClientError> {
     Ok(Box::new(
-        tokio::net::windows::named_pipe::ClientOptions::new().open(path.as_os_str())?,
+        tokio::net::windows::named_pipe::ClientOptions::new()
+            .open(path.as_os_str())
+            .map_err(|e| unreachable(path, e))?,
     ))
+}
+
+fn unreachable(path: &Path, e: std::io::Error) -> HelperClientError {
+    let path = path.display().to_string();
+    match e.kind() {
+        std::io::ErrorKind::PermissionDenied => HelperClientError::NoPermission { path },
+        std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused => {
+            HelperClientError::NotRunning { path }
+        }
+        _ => HelperClientError::Broken(e.to_string()),
+    }
 }
 
 /// The socket path: `$POSTERN_HELPER_SOCKET`, else the system default.
@@ -100,18 +129,7 @@ pub fn socket_path() -> PathBuf {
 impl HelperClient {
     /// Connects and says Hello; any refusal comes back typed.
     pub async fn connect(path: &Path, client: &str) -> Result<Self, HelperClientError> {
-        let display = path.display().to_string();
-        let mut stream = open(path).await.map_err(|e| match e.kind() {
-            std::io::ErrorKind::PermissionDenied => HelperClientError::NoPermission {
-                path: display.clone(),
-            },
-            std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused => {
-                HelperClientError::NotRunning {
-                    path: display.clone(),
-                }
-            }
-            _ => HelperClientError::Broken(e.to_string()),
-        })?;
+        let mut stream = open(path).await?;
         let hello = Request::Hello {
             protocol_version: PROTOCOL_VERSION,
             client: client.into(),

@@ -42,16 +42,38 @@ pub fn lab(args: &[&str]) -> String {
 /// Brings the lab up (once) and waits for this test's turn. The guard restores the lab's
 /// shared switches (server running, NAT on, nobody denied) when the test ends, pass or fail.
 pub fn take_turn() -> LabTurn {
-    assert_eq!(
-        current_uid(),
-        0,
-        "the lab needs root (network namespaces); run the suite as root as CI does"
-    );
+    require_root("the lab needs root (network namespaces)");
     UP.call_once(|| {
         lab(&["up"]);
     });
     let guard = TURN.lock().unwrap_or_else(|e| e.into_inner());
     LabTurn { _guard: guard }
+}
+
+/// Fails a test that needs root (other uids, namespaces) when it is not root.
+pub fn require_root(why: &str) {
+    assert_eq!(current_uid(), 0, "{why}; run the suite as root as CI does");
+}
+
+/// A command run as another user: `setpriv` with exactly this uid and gid, no other groups.
+pub fn as_user(uid: u32, gid: u32, program: impl AsRef<std::ffi::OsStr>) -> Command {
+    let mut c = Command::new("setpriv");
+    c.arg(format!("--reuid={uid}"))
+        .arg(format!("--regid={gid}"))
+        .arg("--clear-groups")
+        .arg(program);
+    c
+}
+
+/// A process's resident memory in KiB (VmRSS).
+pub fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_else(|e| panic!("read /proc/{pid}/status: {e}"));
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or_else(|| panic!("no VmRSS for pid {pid}"))
 }
 
 fn current_uid() -> u32 {
@@ -195,6 +217,16 @@ impl Helper {
 
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// Lets other users reach the socket: its directory becomes 0755 (still root's and
+    /// writable by root alone, as clients require), the socket `mode`.
+    pub fn open_to_others(&self, mode: u32) {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(self.dir.path(), std::fs::Permissions::from_mode(0o755))
+            .expect("chmod the helper's directory");
+        std::fs::set_permissions(self.socket(), std::fs::Permissions::from_mode(mode))
+            .expect("chmod the helper's socket");
     }
 
     /// Kills the helper with SIGKILL (no chance to clean up, as in a crash) and hands back its
