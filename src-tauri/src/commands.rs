@@ -34,7 +34,7 @@ pub async fn disconnect(controller: Ctl<'_>) -> Result<(), String> {
 /// Opens the sign-in page in the person's browser (the web view never loads it).
 #[tauri::command]
 pub fn open_sign_in(controller: Ctl<'_>) -> Result<(), String> {
-    let url = controller.sign_in_url().ok_or("No sign-in is waiting.")?;
+    let url = controller.sign_in_url()?;
     webbrowser::open(&url)
         .map_err(|e| format!("The browser could not be opened ({e}); open {url} yourself."))
 }

@@ -13,10 +13,11 @@ use postern_core::diagnostics::default_bundle_name;
 use postern_core::egress::{self, CountryDatabase};
 use postern_core::policy::{self, OrgPolicy};
 use postern_core::posture;
-use postern_core::session::Transition;
 use postern_core::session::notify::{Notice, Notifier};
 use postern_core::session::present::{Presentation, present};
+use postern_core::session::{SessionState, Transition};
 use postern_core::vpn::ProfileStore;
+use postern_core::vpn::saml::{PlainHttp, openable_sign_in_url};
 use postern_core::{Problem, identity::KeyringStore};
 use time::OffsetDateTime;
 use tokio::sync::watch;
@@ -142,9 +143,26 @@ impl Controller {
         Ok(())
     }
 
-    /// The page to open for the sign-in in progress, if any.
-    pub fn sign_in_url(&self) -> Option<String> {
-        self.presentation().sign_in.map(|s| s.url)
+    /// The page to open for the sign-in in progress. The VPN server's address (its CRV1
+    /// challenge) is checked first: https, or plain http only where the policy allows it.
+    pub fn sign_in_url(&self) -> Result<String, String> {
+        let url = self
+            .presentation()
+            .sign_in
+            .map(|s| s.url)
+            .ok_or("No sign-in is waiting.")?;
+        let vpn = self.agent.as_ref().is_some_and(|a| {
+            matches!(
+                a.transitions().borrow().state,
+                SessionState::VpnSignIn { .. }
+            )
+        });
+        if !vpn {
+            return Ok(url);
+        }
+        openable_sign_in_url(&url, PlainHttp::from_policy(self.policy.as_ref()))
+            .map(String::from)
+            .map_err(|e| format!("{e} {}", e.next_step()))
     }
 
     /// The posture checklist, evaluated now.

@@ -1,7 +1,8 @@
 //! Gathers the helpdesk bundle from every source: the policy, the agent's session history, the
 //! helper's tunnel history and OpenVPN log, a fresh posture and egress check, the stored profiles
-//! (names and remotes only), the keychain inventory, the logs and the network. A source that does
-//! not answer in time is listed as missing; the bundle is produced all the same.
+//! (names and remotes only), the keychain inventory, the logs and the network (with the resolver
+//! file). Every part, profile names and remotes included, goes through the bundle's redactor. A
+//! source that does not answer in time is listed as missing; the bundle is produced all the same.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -113,7 +114,7 @@ pub async fn collect(sources: &DiagnosticsSources) -> Bundle {
         .flatten()
         .map(|p| ProfileStore::key_item(&p.name))
         .collect();
-    bundle.add_result("vpn/profiles.json", profiles);
+    bundle.add_profiles(profiles.as_deref().map_err(Clone::clone));
 
     match &policy {
         Ok(policy) => {

@@ -153,7 +153,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Logout(a) => identity::logout(cli.policy.as_deref(), a.json).await,
         Command::Whoami(a) => identity::whoami(cli.policy.as_deref(), a.json).await,
         Command::Accounts(a) => identity::accounts(cli.policy.as_deref(), a.json).await,
-        Command::Vpn(v) => vpn::run(v).await,
+        Command::Vpn(v) => vpn::run(cli.policy.as_deref(), v).await,
         Command::Diagnostics(d) => diagnostics::run(cli.policy.as_deref(), d).await,
         Command::Egress(a) => egress::run(cli.policy.as_deref(), a.json).await,
         Command::Posture(a) => posture::run(cli.policy.as_deref(), a.json).await,

@@ -1,12 +1,13 @@
 //! `postern vpn …`: profiles (local) and the tunnel (through the privileged helper).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Subcommand;
 use postern_core::identity::KeyringStore;
-use postern_core::vpn::saml::AcsListener;
+use postern_core::policy;
+use postern_core::vpn::saml::{AcsListener, PlainHttp, openable_sign_in_url};
 use postern_core::vpn::tunnel::{TunnelFailure, TunnelState};
 use postern_core::vpn::{AuthMode, ProfileStore};
 use postern_ipc::HelperError;
@@ -65,7 +66,8 @@ async fn helper() -> Result<HelperClient, Failure> {
     Ok(HelperClient::connect(&socket_path(), "postern-cli").await?)
 }
 
-pub async fn run(command: VpnCommand) -> Result<(), Failure> {
+/// `policy_file` is `--policy`: the policy says whether a lab's plain-http sign-in page opens.
+pub async fn run(policy_file: Option<&Path>, command: VpnCommand) -> Result<(), Failure> {
     match command {
         VpnCommand::Import { file, name } => {
             let s = store().import(&file, name.as_deref())?;
@@ -93,7 +95,9 @@ pub async fn run(command: VpnCommand) -> Result<(), Failure> {
             store().remove(&name)?;
             println!("Removed VPN profile '{name}'.");
         }
-        VpnCommand::Connect { name, no_browser } => connect(&name, !no_browser).await?,
+        VpnCommand::Connect { name, no_browser } => {
+            connect(&name, !no_browser, policy_file).await?
+        }
         VpnCommand::Disconnect => {
             let state = helper().await?.disconnect().await?;
             println!("{}", describe(&state));
@@ -158,7 +162,11 @@ pub fn describe(state: &TunnelState) -> String {
     }
 }
 
-async fn connect(name: &str, open_browser: bool) -> Result<(), Failure> {
+async fn connect(
+    name: &str,
+    open_browser: bool,
+    policy_file: Option<&Path>,
+) -> Result<(), Failure> {
     let profile = store().load(name)?;
     // SAML profiles: the IdP posts the assertion to 127.0.0.1:35001; listen before connecting.
     let acs = match profile.auth {
@@ -201,7 +209,19 @@ async fn connect(name: &str, open_browser: bool) -> Result<(), Failure> {
                     let Some(acs) = &acs else {
                         return Err(TunnelFailure::SamlUnsupported.into());
                     };
-                    let opened = open_browser && webbrowser::open(&url).is_ok();
+                    // The server's address is checked before it is opened or shown; without a
+                    // readable policy only https:// pages are.
+                    let policy = policy::load(policy_file).ok().map(|(p, _)| p);
+                    let url =
+                        match openable_sign_in_url(&url, PlainHttp::from_policy(policy.as_ref())) {
+                            Ok(url) => url,
+                            Err(refused) => {
+                                // Nobody will sign in: take the waiting tunnel down now.
+                                let _ = control.disconnect().await;
+                                return Err(refused.into());
+                            }
+                        };
+                    let opened = open_browser && webbrowser::open(url.as_str()).is_ok();
                     eprintln!(
                         "{}\nOpen: {url}",
                         if opened {

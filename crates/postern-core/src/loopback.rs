@@ -1,14 +1,22 @@
 //! The tiny HTTP server side both browser round trips need: Identity Center's PKCE redirect
-//! (a GET) and the VPN's SAML assertion (a POST to 127.0.0.1:35001). Bounded reads, one request
-//! per connection, a plain page back.
+//! (a GET) and the VPN's SAML assertion (a POST to 127.0.0.1:35001). Connections are served
+//! concurrently, each with its own read deadline, so a local client that connects and sends
+//! nothing (or trickles) cannot hold up the browser's real answer. One request per connection,
+//! a plain page back.
 
 use std::time::Duration;
 
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::net::{TcpListener, TcpStream};
 
 /// Request line and headers larger than this are not a browser's.
 const MAX_HEAD: usize = 16 * 1024;
+/// Connections read at once; more wait in the listen queue until one is answered or expires.
+pub(crate) const MAX_IN_FLIGHT: usize = 32;
+/// How long one connection may take to send its whole request.
+const READ_DEADLINE: Duration = Duration::from_secs(10);
 
 pub(crate) struct LoopbackRequest {
     pub method: String,
@@ -17,12 +25,72 @@ pub(crate) struct LoopbackRequest {
     pub body: Vec<u8>,
 }
 
-/// Reads one request (head and a `Content-Length` body up to `max_body`), within 10 seconds.
-pub(crate) async fn read_request(
-    stream: &mut TcpStream,
+/// What the listener makes of one request.
+pub(crate) enum Verdict<T> {
+    /// The answer the wait was for: this page goes back, and the wait ends with `T`.
+    Done {
+        status: u16,
+        page: String,
+        outcome: T,
+    },
+    /// Not it (a probe, a favicon, someone else's state): this page goes back, the wait goes on.
+    Ignore { status: u16, page: String },
+}
+
+/// Accepts and reads connections concurrently (at most [`MAX_IN_FLIGHT`] at once, each within
+/// its own deadline) until `judge` calls one request the answer. Runs until then: the caller
+/// bounds the whole wait.
+pub(crate) async fn serve<T>(
+    listener: &TcpListener,
     max_body: usize,
-) -> Option<LoopbackRequest> {
-    tokio::time::timeout(Duration::from_secs(10), read(stream, max_body))
+    judge: impl Fn(&LoopbackRequest) -> Verdict<T>,
+) -> T {
+    let judge = &judge;
+    let mut in_flight = FuturesUnordered::new();
+    loop {
+        tokio::select! {
+            accepted = listener.accept(), if in_flight.len() < MAX_IN_FLIGHT => match accepted {
+                Ok((stream, _)) => in_flight.push(answer(stream, max_body, judge)),
+                // Out of descriptors, or a connection reset before it was accepted: try again
+                // shortly rather than spinning.
+                Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+            },
+            Some(outcome) = in_flight.next(), if !in_flight.is_empty() => {
+                if let Some(outcome) = outcome {
+                    return outcome;
+                }
+            }
+        }
+    }
+}
+
+/// Reads one request, answers it, and says whether it ended the wait.
+async fn answer<T>(
+    mut stream: TcpStream,
+    max_body: usize,
+    judge: &impl Fn(&LoopbackRequest) -> Verdict<T>,
+) -> Option<T> {
+    let request = read_request(&mut stream, max_body).await?;
+    match judge(&request) {
+        Verdict::Done {
+            status,
+            page,
+            outcome,
+        } => {
+            respond(&mut stream, status, &page).await;
+            Some(outcome)
+        }
+        Verdict::Ignore { status, page } => {
+            respond(&mut stream, status, &page).await;
+            None
+        }
+    }
+}
+
+/// Reads one request (head and a `Content-Length` body up to `max_body`) within
+/// [`READ_DEADLINE`].
+async fn read_request(stream: &mut TcpStream, max_body: usize) -> Option<LoopbackRequest> {
+    tokio::time::timeout(READ_DEADLINE, read(stream, max_body))
         .await
         .ok()
         .flatten()
@@ -74,7 +142,7 @@ async fn read(stream: &mut TcpStream, max_body: usize) -> Option<LoopbackRequest
 }
 
 /// Answers with a minimal page whose text a test (or a person) can read.
-pub(crate) async fn respond(stream: &mut TcpStream, status: u16, text: &str) {
+async fn respond(stream: &mut TcpStream, status: u16, text: &str) {
     let reason = match status {
         200 => "OK",
         404 => "Not Found",

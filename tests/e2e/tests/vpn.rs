@@ -5,7 +5,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use postern_core::vpn::tunnel::TunnelState;
-use postern_e2e::lab::{self, ELASTIC_IP, Helper, LAPTOP_IP};
+use postern_e2e::lab::{self, ECHO_URL, ELASTIC_IP, Helper, LAPTOP_IP};
 use postern_e2e::{Run, User};
 use postern_ipc::client::{HelperClient, HelperClientError};
 use postern_ipc::{HelperError, MAX_FRAME};
@@ -541,6 +541,14 @@ fn bad_profile_files_are_refused_at_import_and_lose_nothing() {
     );
 }
 
+/// The lab's IdP is plain http: it opens only under a policy with the lab's switch.
+fn saml_user() -> User {
+    User::with_policy(&format!(
+        "[identity_center]\nstart_url = \"https://lab.awsapps.com/start\"\nregion = \"eu-west-1\"\n\n\
+         [egress]\necho_urls = [\"{ECHO_URL}\"]\nallow_plain_http = true\nnat_addresses = [\"{ELASTIC_IP}/32\"]\n"
+    ))
+}
+
 fn import_saml(user: &User, name: &str) {
     let file = user.home.path().join(format!("{name}.ovpn"));
     lab::lab(&["saml-profile", "alice.lab.test", file.to_str().unwrap()]);
@@ -571,7 +579,7 @@ fn saml_connect(user: &User, helper: &Helper, env: &[(&str, &str)]) -> Run {
 fn a_saml_profile_completes_the_crv1_round_trip() {
     let _turn = lab::take_turn();
     let helper = Helper::start(&[]);
-    let user = user();
+    let user = saml_user();
     import_saml(&user, "corp-saml");
     let run = saml_connect(&user, &helper, &[]);
     run.assert_ok();
@@ -592,10 +600,30 @@ fn a_saml_profile_completes_the_crv1_round_trip() {
 }
 
 #[test]
+fn a_plain_http_sign_in_page_is_refused_without_the_policys_lab_switch() {
+    let _turn = lab::take_turn();
+    let helper = Helper::start(&[]);
+    // No policy with `allow_plain_http`: the lab IdP's http:// address must not be opened.
+    let user = user();
+    import_saml(&user, "corp-saml");
+    let run = saml_connect(&user, &helper, &[]);
+    run.assert_fails(VPN_FAILED, "which Postern does not open");
+    run.assert_fails(VPN_FAILED, "allow_plain_http");
+    assert!(!run.stderr().contains("Open: "), "{}", run.stderr());
+    // The waiting tunnel was taken down, and traffic leaves as before.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while Instant::now() < deadline && !lab::tun_devices().is_empty() {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(lab::tun_devices().is_empty());
+    assert_eq!(lab::egress_address(), LAPTOP_IP);
+}
+
+#[test]
 fn a_real_sized_assertion_with_stock_openvpn_fails_saying_exactly_that() {
     let _turn = lab::take_turn();
     let helper = Helper::start(&[]);
-    let user = user();
+    let user = saml_user();
     import_saml(&user, "corp-saml");
     let run = saml_connect(&user, &helper, &[("LAB_SAML_BIG", "1")]);
     run.assert_fails(VPN_FAILED, "the installed OpenVPN can pass at most 256");

@@ -20,6 +20,7 @@ use time::OffsetDateTime;
 
 use crate::identity::SecretStore;
 use crate::problem::{ExitCode, Problem};
+use crate::vpn::ProfileSummary;
 pub use redact::{RedactionCounts, RedactionKind, Redactor};
 
 pub const BUNDLE_FORMAT: &str = "postern.diagnostics.v1";
@@ -243,9 +244,25 @@ impl BundleBuilder {
         self.add_json("keychain.json", &inventory);
     }
 
-    /// Interfaces, routes and DNS as the OS's own tools print them.
+    /// The stored VPN profiles: name, authentication and remotes, never a key. Names and
+    /// remotes are redacted like every other part: a name may carry a pasted token, a remote a
+    /// token-shaped host.
+    pub fn add_profiles(&mut self, profiles: Result<&[ProfileSummary], String>) {
+        self.add_result("vpn/profiles.json", profiles);
+    }
+
+    /// Interfaces, routes and DNS as the OS's own tools print them, with the resolver file
+    /// (`/etc/resolv.conf`, outside macOS and Windows).
     pub async fn add_network_summary(&mut self) {
-        let text = network::summary().await;
+        let resolver =
+            (!cfg!(any(target_os = "macos", windows))).then_some(Path::new(network::RESOLVER_FILE));
+        self.add_network_summary_with(resolver).await;
+    }
+
+    /// [`Self::add_network_summary`] with the resolver configuration read from `resolver`.
+    /// Its comments and options are redacted like the rest (an admin's note may hold a key).
+    pub async fn add_network_summary_with(&mut self, resolver: Option<&Path>) {
+        let text = network::summary(resolver).await;
         self.add_text("network.txt", &text);
     }
 

@@ -1,6 +1,7 @@
 //! The network as the OS's own tools describe it: interfaces, routes, DNS. Each command is
 //! bounded in time; a missing tool is noted, not fatal.
 
+use std::path::Path;
 use std::time::Duration;
 
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(5);
@@ -38,18 +39,20 @@ async fn run(program: &str, args: &[&str]) -> String {
     }
 }
 
-pub(super) async fn summary() -> String {
+/// Where Linux and the BSDs keep the resolver configuration.
+pub(super) const RESOLVER_FILE: &str = "/etc/resolv.conf";
+
+pub(super) async fn summary(resolver: Option<&Path>) -> String {
     let mut out = String::new();
     for (program, args) in commands() {
         out.push_str(&format!("$ {program} {}\n", args.join(" ")));
         out.push_str(&run(program, args).await);
         out.push('\n');
     }
-    if !cfg!(any(target_os = "macos", windows)) {
-        out.push_str("$ cat /etc/resolv.conf\n");
+    if let Some(path) = resolver {
+        out.push_str(&format!("$ cat {}\n", path.display()));
         out.push_str(
-            &std::fs::read_to_string("/etc/resolv.conf")
-                .unwrap_or_else(|e| format!("(could not read: {e})\n")),
+            &std::fs::read_to_string(path).unwrap_or_else(|e| format!("(could not read: {e})\n")),
         );
     }
     out

@@ -59,6 +59,39 @@ fn canaries(tag: &str) -> Vec<(RedactionKind, String, String)> {
             format!("\"SessionToken\": \"SESSIONCANARY{tag}FwoGZXIvYXdz\""),
         ),
         (
+            K::AwsSecretKey,
+            format!("GLUEDCANARY{tag}"),
+            format!("x_{}", secret_shaped(&format!("GLUEDCANARY{tag}"))),
+        ),
+        (
+            K::AwsSecretKey,
+            format!("ESCCANARY{tag}"),
+            format!(
+                "leaked {}",
+                secret_shaped(&format!("ESCCANARY{tag}/")).replace('/', r"\/")
+            ),
+        ),
+        (
+            K::UrlCredentials,
+            format!("URLPWCANARY{tag}"),
+            format!("proxy http://svc:URLPWCANARY{tag}@10.0.0.5:3128/"),
+        ),
+        (
+            K::NamedSecret,
+            format!("PWCANARY{tag}"),
+            format!("DB_PASSWORD=PWCANARY{tag}"),
+        ),
+        (
+            K::BasicAuth,
+            format!("BASICCANARY{tag}"),
+            format!("Authorization: Basic BASICCANARY{tag}"),
+        ),
+        (
+            K::ServiceToken,
+            format!("GHPCANARY{tag}"),
+            format!("token ghp_GHPCANARY{tag}{}", "a1".repeat(12)),
+        ),
+        (
             K::Email,
             format!("mail.canary.{tag}@example.com"),
             format!("user mail.canary.{tag}@example.com"),
@@ -74,6 +107,16 @@ fn canaries(tag: &str) -> Vec<(RedactionKind, String, String)> {
             format!("signed in as namecanary{tag} today"),
         ),
     ]
+}
+
+/// `start`, filled up to the 40 mixed-case characters of an AWS secret access key.
+fn secret_shaped(start: &str) -> String {
+    let key: String = format!("{start}wJalrXUtnFEMIK7MDENGbPxRfiCYEXAMPLEKEY12")
+        .chars()
+        .take(40)
+        .collect();
+    assert_eq!(key.len(), 40);
+    key
 }
 
 fn planted(tag: &str) -> String {
@@ -251,4 +294,71 @@ fn bundle_names_sort_by_time() {
         default_bundle_name(at),
         "postern-diagnostics-20261122-060509.zip"
     );
+}
+
+#[tokio::test]
+async fn profile_names_remotes_and_the_resolver_file_are_redacted() {
+    use crate::vpn::{AuthMode, ProfileSummary};
+    let dir = tempfile::tempdir().unwrap();
+    let name = format!("corp_{}", secret_shaped("PROFILECANARY"));
+    let profiles = [
+        ProfileSummary {
+            name: name.clone(),
+            auth: AuthMode::Certificate,
+            remotes: vec![
+                format!("ghp_REMOTECANARY{}.vpn.example.com:443", "b2".repeat(12)),
+                "cvpn-endpoint-0123.prod.clientvpn.eu-west-1.amazonaws.com:443".into(),
+            ],
+        },
+        ProfileSummary {
+            name: "plain".into(),
+            auth: AuthMode::Federated,
+            remotes: vec!["vpn.example.com:443".into()],
+        },
+    ];
+    let resolver = dir.path().join("resolv.conf");
+    std::fs::write(
+        &resolver,
+        "# managed by IT; api_key=RESOLVERCANARY1\nnameserver 10.0.0.2\nsearch corp.example.com\noptions timeout:2\n",
+    )
+    .unwrap();
+    let mut builder = BundleBuilder::new(Redactor::new(b"s".to_vec(), []));
+    builder.add_profiles(Ok(&profiles));
+    builder.add_keychain_inventory(&MemoryStore::default(), &[format!("vpn-key:{name}")]);
+    builder.add_network_summary_with(Some(&resolver)).await;
+    let bundle = builder.finish(Origin {
+        program: "test".into(),
+        app_version: "0".into(),
+        protocols: BTreeMap::new(),
+    });
+    let zip = dir.path().join("bundle.zip");
+    bundle.write(&zip).unwrap();
+    let files = unpack_with_unzip(&zip, &dir.path().join("out"));
+    for (file, text) in &files {
+        for canary in ["PROFILECANARY", "REMOTECANARY", "RESOLVERCANARY1"] {
+            assert!(
+                !text.contains(canary),
+                "{canary} survived in {file}:\n{text}"
+            );
+        }
+    }
+    let profiles = &files["vpn/profiles.json"];
+    assert!(
+        profiles.contains("\"corp_<redacted:aws-secret-key>\""),
+        "{profiles}"
+    );
+    assert!(profiles.contains("<redacted:service-token>.vpn.example.com:443"));
+    assert!(profiles.contains("cvpn-endpoint-0123.prod.clientvpn.eu-west-1.amazonaws.com:443"));
+    assert!(profiles.contains("\"plain\"") && profiles.contains("vpn.example.com:443"));
+    assert!(files["keychain.json"].contains("vpn-key:corp_<redacted:aws-secret-key>"));
+    let network = &files["network.txt"];
+    assert!(
+        network.contains("api_key=<redacted:named-secret>"),
+        "{network}"
+    );
+    assert!(network.contains("nameserver 10.0.0.2\nsearch corp.example.com\noptions timeout:2"));
+    let manifest: serde_json::Value = serde_json::from_str(&files["manifest.json"]).unwrap();
+    assert_eq!(manifest["redactions"]["aws-secret-key"], 2, "{manifest}");
+    assert_eq!(manifest["redactions"]["service-token"], 1, "{manifest}");
+    assert_eq!(manifest["redactions"]["named-secret"], 1, "{manifest}");
 }

@@ -1,14 +1,14 @@
-//! The browser half of the PKCE sign-in: a one-shot HTTP listener on 127.0.0.1 (never on other
-//! interfaces) that waits for Identity Center's redirect with `code` and `state`.
+//! The browser half of the PKCE sign-in: an HTTP listener on 127.0.0.1 (never on other
+//! interfaces) that waits for Identity Center's redirect with `code` and our `state`.
 
 use std::time::Duration;
 
 use oauth2::{CsrfToken, PkceCodeChallenge, PkceCodeVerifier};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use url::Url;
 
 use super::error::IdentityError;
-use crate::loopback::{read_request, respond};
+use crate::loopback::{LoopbackRequest, Verdict, serve};
 
 pub const CALLBACK_PATH: &str = "/oauth/callback";
 
@@ -70,23 +70,15 @@ impl CallbackListener {
         format!("http://127.0.0.1:{}{CALLBACK_PATH}", self.port)
     }
 
-    /// Waits for the redirect carrying our `state`; other requests (favicon, probes) get a 404
-    /// and the wait goes on. A wrong `state` ends the attempt: it is someone else's redirect.
+    /// Waits for the redirect carrying our `state`. Anything else (a favicon, a probe, a
+    /// redirect with another state, a client that never finishes its request) is answered or
+    /// dropped on its own, and the wait goes on until the real redirect or `timeout`.
     pub async fn wait_for_code(
         self,
         expected_state: &str,
         timeout: Duration,
     ) -> Result<String, IdentityError> {
-        let wait = async {
-            loop {
-                let Ok((stream, _)) = self.listener.accept().await else {
-                    continue;
-                };
-                if let Some(outcome) = handle(stream, expected_state).await {
-                    return outcome;
-                }
-            }
-        };
+        let wait = serve(&self.listener, 0, |request| judge(request, expected_state));
         tokio::time::timeout(timeout, wait)
             .await
             .unwrap_or(Err(IdentityError::BrowserTimedOut {
@@ -95,28 +87,34 @@ impl CallbackListener {
     }
 }
 
-/// Reads one request; `None` means "not the callback, keep waiting".
-async fn handle(
-    mut stream: TcpStream,
+/// What one request to the listener means for the sign-in.
+fn judge(
+    request: &LoopbackRequest,
     expected_state: &str,
-) -> Option<Result<String, IdentityError>> {
-    let request = read_request(&mut stream, 0).await?;
+) -> Verdict<Result<String, IdentityError>> {
+    let ignore = |status, page: &str| Verdict::Ignore {
+        status,
+        page: page.to_string(),
+    };
     let Ok(url) = Url::parse(&format!("http://127.0.0.1{}", request.target)) else {
-        respond(&mut stream, 400, "Bad request.").await;
-        return None;
+        return ignore(400, "Bad request.");
     };
     if request.method != "GET" || url.path() != CALLBACK_PATH {
-        respond(&mut stream, 404, "Not found.").await;
-        return None;
+        return ignore(404, "Not found.");
     }
     let param = |name: &str| {
         url.query_pairs()
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.into_owned())
     };
-    let outcome = if param("state").as_deref() != Some(expected_state) {
-        Err(IdentityError::StateMismatch)
-    } else if let Some(error) = param("error") {
+    // Another tab's (or another program's) redirect: not ours to act on, so it ends nothing.
+    if param("state").as_deref() != Some(expected_state) {
+        return ignore(
+            400,
+            "This sign-in answer is not for the sign-in Postern is waiting for; it was ignored.",
+        );
+    }
+    let outcome = if let Some(error) = param("error") {
         if error == "access_denied" {
             Err(IdentityError::Denied)
         } else {
@@ -131,24 +129,25 @@ async fn handle(
             detail: "the browser came back without a code".into(),
         })
     };
-    match &outcome {
-        Ok(_) => {
-            respond(
-                &mut stream,
-                200,
-                "Signed in to Postern. You can close this tab.",
-            )
-            .await
-        }
-        Err(e) => respond(&mut stream, 400, &format!("Postern sign-in failed: {e}")).await,
+    let (status, page) = match &outcome {
+        Ok(_) => (
+            200,
+            "Signed in to Postern. You can close this tab.".to_string(),
+        ),
+        Err(e) => (400, format!("Postern sign-in failed: {e}")),
+    };
+    Verdict::Done {
+        status,
+        page,
+        outcome,
     }
-    Some(outcome)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpStream;
 
     async fn get(port: u16, target: &str) -> String {
         let mut s = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
@@ -174,16 +173,64 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_foreign_state_ends_the_attempt() {
+    async fn a_foreign_state_is_refused_and_the_wait_goes_on() {
         let l = CallbackListener::bind().await.unwrap();
         let port = l.port;
         let wait =
-            tokio::spawn(async move { l.wait_for_code("mine", Duration::from_secs(5)).await });
-        get(port, "/oauth/callback?code=abc&state=theirs").await;
-        assert!(matches!(
-            wait.await.unwrap(),
-            Err(IdentityError::StateMismatch)
-        ));
+            tokio::spawn(async move { l.wait_for_code("mine", Duration::from_secs(30)).await });
+        let page = get(port, "/oauth/callback?code=abc&state=theirs").await;
+        assert!(page.starts_with("HTTP/1.1 400"), "{page}");
+        assert!(
+            page.contains("not for the sign-in Postern is waiting for"),
+            "{page}"
+        );
+        // Nor can someone else's denial end this sign-in.
+        let page = get(port, "/oauth/callback?error=access_denied&state=theirs").await;
+        assert!(page.starts_with("HTTP/1.1 400"), "{page}");
+        let page = get(port, "/oauth/callback?code=good&state=mine").await;
+        assert!(page.starts_with("HTTP/1.1 200"), "{page}");
+        assert_eq!(wait.await.unwrap().unwrap(), "good");
+    }
+
+    /// Open with nothing to read yet: the listener neither answered nor closed it.
+    fn assert_open_and_unanswered(stream: &TcpStream, what: &str) {
+        let mut buf = [0u8; 64];
+        match stream.try_read(&mut buf) {
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            other => panic!("the {what} client was answered or closed: {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_silent_or_trickling_client_does_not_hold_up_the_redirect() {
+        let l = CallbackListener::bind().await.unwrap();
+        let port = l.port;
+        let wait =
+            tokio::spawn(async move { l.wait_for_code("st8", Duration::from_secs(60)).await });
+        // One connects and says nothing; one starts a request and never finishes it.
+        let mut silent = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+        let mut trickling = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+        trickling
+            .write_all(b"GET /oauth/callback?code=evil")
+            .await
+            .unwrap();
+        // Served one after the other, these would wait for both slow clients' deadlines, which
+        // close them: answered while both are still open, they were not held up.
+        assert!(get(port, "/favicon.ico").await.starts_with("HTTP/1.1 404"));
+        trickling.write_all(b"&state=").await.unwrap();
+        assert_open_and_unanswered(&silent, "silent");
+        assert_open_and_unanswered(&trickling, "trickling");
+        let page = get(port, "/oauth/callback?code=abc&state=st8").await;
+        assert!(page.starts_with("HTTP/1.1 200"), "{page}");
+        assert_eq!(wait.await.unwrap().unwrap(), "abc");
+        // The wait is over: the slow ones are closed without ever getting a page.
+        for (stream, what) in [(&mut silent, "silent"), (&mut trickling, "trickling")] {
+            let mut buf = [0u8; 64];
+            let read = tokio::time::timeout(Duration::from_secs(10), stream.read(&mut buf))
+                .await
+                .expect("closed once the wait ended");
+            assert!(matches!(read, Ok(0) | Err(_)), "{what}: {read:?}");
+        }
     }
 
     #[tokio::test]

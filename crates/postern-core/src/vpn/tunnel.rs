@@ -4,6 +4,8 @@
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
+use crate::text::escape_control;
+
 /// A state the tunnel was in, and since when (the helper keeps the recent ones for diagnostics).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TunnelStateRecord {
@@ -76,23 +78,27 @@ impl TunnelState {
     }
 }
 
-/// Why a tunnel failed, in words a person can act on.
+/// Why a tunnel failed, in words a person can act on. The server's and OpenVPN's own text is
+/// shown with its control characters escaped, so it cannot drive a terminal.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 #[serde(tag = "cause", rename_all = "kebab-case")]
 pub enum TunnelFailure {
-    #[error("The VPN server refused the connection: {}", .reason.as_deref().unwrap_or("no reason given"))]
+    #[error(
+        "The VPN server refused the connection: {}",
+        escape_control(.reason.as_deref().unwrap_or("no reason given"))
+    )]
     Denied { reason: Option<String> },
     #[error(
         "The VPN connection was lost and could not be restored ({attempts} reconnect attempts)."
     )]
     ConnectionLost { attempts: u32 },
-    #[error("OpenVPN stopped: {message}")]
+    #[error("OpenVPN stopped: {}", escape_control(.message))]
     Fatal { message: String },
     #[error("OpenVPN exited unexpectedly (status {status}).")]
     Exited { status: i32 },
-    #[error("OpenVPN is not installed at {path}.")]
+    #[error("OpenVPN is not installed at {}.", escape_control(.path))]
     OpenVpnMissing { path: String },
-    #[error("OpenVPN {found} is too old; Postern needs 2.5 or newer.")]
+    #[error("OpenVPN {} is too old; Postern needs 2.5 or newer.", escape_control(.found))]
     OpenVpnTooOld { found: String },
     #[error(
         "The VPN endpoint asked for SAML sign-in, but this profile does not use it (no auth-federate)."
@@ -292,6 +298,32 @@ SUCCESS: hold release succeeded
         assert_eq!(
             parse_management_line(">FATAL:Cannot open TUN/TAP dev /dev/net/tun"),
             ManagementLine::Fatal("Cannot open TUN/TAP dev /dev/net/tun".into())
+        );
+    }
+
+    #[test]
+    fn the_servers_text_is_shown_with_its_escapes_made_visible() {
+        let line = ">PASSWORD:Verification Failed: 'Auth' ['Denied\u{1b}[2J\u{1b}]0;pwned\u{7}']";
+        let ManagementLine::AuthFailed { reason } = parse_management_line(line) else {
+            panic!("not an AUTH_FAILED");
+        };
+        let text = TunnelFailure::Denied { reason }.to_string();
+        assert_eq!(
+            text,
+            "The VPN server refused the connection: Denied\\u{1b}[2J\\u{1b}]0;pwned\\u{7}"
+        );
+        let text = TunnelFailure::Fatal {
+            message: "x\u{1b}[1A\rOK".into(),
+        }
+        .to_string();
+        assert!(!text.chars().any(|c| c.is_control()), "{text:?}");
+        // Plain text is shown as it came.
+        assert_eq!(
+            TunnelFailure::Denied {
+                reason: Some("Your device failed the posture check (FileVault)".into())
+            }
+            .to_string(),
+            "The VPN server refused the connection: Your device failed the posture check (FileVault)"
         );
     }
 

@@ -207,3 +207,172 @@ fn account_ids_arns_and_addresses_stay() {
         &[],
     );
 }
+
+/// AWS's documented example secret key, 40 characters.
+const SECRET: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
+
+#[test]
+fn secret_keys_glued_to_a_name() {
+    for (text, kept) in [
+        (format!("AWS_SECRET={SECRET}"), "AWS_SECRET="),
+        (
+            format!("GET /sync?secret={SECRET}&x=1"),
+            "GET /sync?secret=",
+        ),
+        (format!("KEY={SECRET} end"), "KEY="),
+        (format!("x_{SECRET}"), "x_"),
+        (format!("profile corp-{SECRET}"), "profile corp-"),
+    ] {
+        let out = check(&text, &[(K::AwsSecretKey, 1)]);
+        assert!(!out.contains("bPxRfiCY"), "{out}");
+        assert!(out.starts_with(kept), "{out}");
+        assert!(out.contains("<redacted:aws-secret-key>"), "{out}");
+    }
+    // Names and values that only look alike stay: a 40-digit hex id after `=`, a short value.
+    check(
+        "commit=0123456789abcdef0123456789abcdef01234567 build_id=Ab1",
+        &[],
+    );
+    check("RUST_LOG=postern_core=debug,postern_agent=info", &[]);
+}
+
+#[test]
+fn json_escaped_secret_keys_are_decoded_before_matching() {
+    let escaped = SECRET.replace('/', r"\/");
+    let out = check(
+        &format!(r#"{{"SecretAccessKey":"{escaped}"}}"#),
+        &[(K::AwsSecretKey, 1)],
+    );
+    assert_eq!(out, r#"{"SecretAccessKey":"<redacted:aws-secret-key>"}"#);
+    let out = check(&format!("leaked {escaped} here"), &[(K::AwsSecretKey, 1)]);
+    assert_eq!(out, "leaked <redacted:aws-secret-key> here");
+    // Doubly escaped (JSON inside a JSON string) and the \u forms.
+    check(
+        &format!("{} end", SECRET.replace('/', r"\\/")),
+        &[(K::AwsSecretKey, 1)],
+    );
+    let out = check(
+        &format!("k {} end", SECRET.replace('/', r"\u002F")),
+        &[(K::AwsSecretKey, 1)],
+    );
+    assert_eq!(out, "k <redacted:aws-secret-key> end");
+    // An escaped URL is not a secret: its slashes stay as they were.
+    let url = r"https:\/\/vpn.example.com\/a\/b";
+    assert_eq!(check(url, &[]), url);
+}
+
+#[test]
+fn credentials_in_urls_even_with_an_address_as_host() {
+    let out = check(
+        "proxy http://bob:hunter2@10.0.0.5:3128/ and postgres://app:p@ss:w0rd@192.0.2.7/db",
+        &[(K::UrlCredentials, 2)],
+    );
+    assert_eq!(
+        out,
+        "proxy http://<redacted:url-credentials>@10.0.0.5:3128/ and postgres://<redacted:url-credentials>@192.0.2.7/db"
+    );
+    let out = check(
+        r#"{"url":"https:\/\/svc:TopSecret1@203.0.113.9\/x"}"#,
+        &[(K::UrlCredentials, 1)],
+    );
+    assert!(!out.contains("TopSecret1"), "{out}");
+    // A port is not a password; addresses stay.
+    check(
+        "https://10.0.0.5:8443/path?x=a@b and http://192.0.2.80/idp?state=x",
+        &[],
+    );
+}
+
+#[test]
+fn named_secrets_quoted_bare_and_in_headers() {
+    let out = check(
+        "password=hunter2 pwd=letmein&user=x api_key=k-123",
+        &[(K::NamedSecret, 3)],
+    );
+    assert_eq!(
+        out,
+        "password=<redacted:named-secret> pwd=<redacted:named-secret>&user=x api_key=<redacted:named-secret>"
+    );
+    let out = check(
+        r#"{"db_password": "p@ss, word\"1", "apiKey":"abc"} X-Api-Key: zzz1 Passphrase: open sesame"#,
+        &[(K::NamedSecret, 4)],
+    );
+    assert!(!out.contains("p@ss") && !out.contains(r#"word\"1"#) && !out.contains("zzz1"));
+    assert!(
+        out.contains(r#""db_password": "<redacted:named-secret>""#),
+        "{out}"
+    );
+    check(r#"\"password\": \"esc4ped\""#, &[(K::NamedSecret, 1)]);
+    // OpenVPN's management command carries the password as its second argument.
+    let out = check(r#"password "Auth" "s3cr3t pass""#, &[(K::NamedSecret, 1)]);
+    assert_eq!(out, r#"password "Auth" "<redacted:named-secret>""#);
+    // The words in sentences and OpenVPN's prompts stay.
+    check(
+        ">PASSWORD:Need 'Auth' username/password\n>PASSWORD:Verification Failed: 'Auth'\nthe password was rejected; password-less sign-in; auth-user-pass",
+        &[],
+    );
+}
+
+#[test]
+fn basic_authorization_headers() {
+    let out = check(
+        "> Authorization: Basic dXNlcjpodW50ZXIy\r\n",
+        &[(K::BasicAuth, 1)],
+    );
+    assert_eq!(out, "> Authorization: Basic <redacted:basic-auth>\r\n");
+    check(
+        r#"{"proxy-authorization": "basic YWxpY2U6cHc="}"#,
+        &[(K::BasicAuth, 1)],
+    );
+    check("basic checks passed; Authorization: none", &[]);
+}
+
+#[test]
+fn other_services_tokens_by_prefix() {
+    let tokens = [
+        format!("ghp_{}", "aB3".repeat(12)),
+        format!("github_pat_11AB{}", "cD4_".repeat(10)),
+        "xoxb-123456789012-1234567890123-AbCdEfGhIjKlMnOpQrStUvWx".to_string(),
+        "xoxp-1234567890-abcdefghij".to_string(),
+        format!("sk_live_{}", "4eC39HqLyjWDarjtT1zdp7dc"),
+        format!("AIzaSyD{}", "x9Y8".repeat(8)),
+    ];
+    for token in &tokens {
+        let out = check(
+            &format!("GITHUB_TOKEN {token} used"),
+            &[(K::ServiceToken, 1)],
+        );
+        assert_eq!(out, "GITHUB_TOKEN <redacted:service-token> used");
+    }
+    // Glued to a name by `=` or `_`, the name stays.
+    let out = check(
+        &format!("SLACK={} x_{}", tokens[2], tokens[0]),
+        &[(K::ServiceToken, 2)],
+    );
+    assert_eq!(
+        out,
+        "SLACK=<redacted:service-token> x_<redacted:service-token>"
+    );
+    // The prefixes alone, and words that merely start alike, stay.
+    check("ghp_ xoxb- sk_live_ AIza, ghp_short, sk_test_mode", &[]);
+}
+
+#[test]
+fn redacting_twice_finds_nothing_new_for_every_new_rule() {
+    let text = format!(
+        "AWS_SECRET={SECRET} x_{SECRET} {} http://u:p4ss@10.1.1.1/ password=\"a b\" Authorization: Basic dXNlcjpw ghp_{}",
+        SECRET.replace('/', r"\/"),
+        "Zz9".repeat(12)
+    );
+    let out = check(
+        &text,
+        &[
+            (K::AwsSecretKey, 3),
+            (K::UrlCredentials, 1),
+            (K::NamedSecret, 1),
+            (K::BasicAuth, 1),
+            (K::ServiceToken, 1),
+        ],
+    );
+    assert!(!out.contains("bPxRfiCY") && !out.contains("p4ss") && !out.contains("Zz9Zz9"));
+}
