@@ -23,7 +23,15 @@ reason: string | null,
 /**
  * The one thing to do next, if anything.
  */
-nextStep: string | null, canConnect: boolean, canDisconnect: boolean, target: Target | null, signIn: SignInPrompt | null, egress: string | null, expiresAt: string | null, };
+nextStep: string | null, canConnect: boolean, canDisconnect: boolean, target: Target | null, signIn: SignInPrompt | null, 
+/**
+ * The egress address this session proved, when its rule requires the egress gate.
+ */
+egress: string | null, 
+/**
+ * The egress as every door words it: the address, or that the policy does not require it.
+ */
+egressText: string | null, expiresAt: string | null, };
 
 export type AccessChoice = { account: string, role: string, };
 

@@ -53,7 +53,7 @@ function renderSession(p: Presentation): void {
   setText("sign-in-code", p.signIn?.code ?? null);
   el("protected").hidden = p.state !== "ready";
   if (p.target) el("target").textContent = `${p.target.account} / ${p.target.role}`;
-  el("egress").textContent = p.egress ?? "";
+  el("egress").textContent = p.egressText ?? "";
   el("expires").textContent = p.expiresAt ? new Date(p.expiresAt).toLocaleTimeString() : "";
 }
 

@@ -4,6 +4,7 @@
 //! answers the user's other processes on a socket only that user can reach.
 
 mod orchestrator;
+pub mod parts;
 mod server;
 
 pub mod client;

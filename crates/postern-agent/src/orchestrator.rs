@@ -1,29 +1,31 @@
 //! Runs the session: feeds observations to the state machine and carries out its actions.
-//! Long work (sign-in, posture, egress, portal calls) runs in tasks that report back as events,
-//! so a request for credentials is answered at once whatever is in progress.
+//! Long work (sign-in, posture, VPN, egress, vending) runs in tasks that report back as events
+//! tagged with the attempt that started them, so a request for credentials is answered at once
+//! whatever is in progress, and nothing late moves a newer attempt. A new Connect or a Disconnect
+//! cancels every task of the attempt before it.
 
 use std::collections::VecDeque;
-use std::net::{IpAddr, Ipv4Addr};
+use std::future::Future;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use postern_core::credentials::{VendedCredentials, scope_down};
-use postern_core::egress::{self, CountryDatabase, Verdict};
-use postern_core::identity::{
-    DeviceCodePrompt, Identity, IdentityError, KeyringStore, SignInMethod, SignInOptions,
-    SignInPresenter,
-};
+use postern_core::credentials::VendedCredentials;
+use postern_core::identity::{Identity, KeyringStore};
 use postern_core::policy::OrgPolicy;
 use postern_core::policy::access::{AccessRule, Gate};
-use postern_core::posture::{self, PostureReport, Status};
-use postern_core::session::{Action, Cause, Event, Session, SessionState, Target, Transition};
+use postern_core::posture::{self, PostureReport};
+use postern_core::session::{
+    Action, Attempt, Cause, Event, Request, Session, SessionState, Step, Target, Transition,
+};
 use postern_core::vpn::ProfileStore;
-use postern_core::vpn::tunnel::{TunnelFailure, TunnelState};
+use postern_core::vpn::tunnel::TunnelState;
 use postern_ipc::agent::AgentError;
-use postern_ipc::client::HelperClient;
 use time::OffsetDateTime;
 use tokio::sync::{mpsc, oneshot, watch};
+use tokio::task::AbortHandle;
+
+use crate::parts::{Parts, Prompt};
 
 pub struct AgentConfig {
     pub policy: OrgPolicy,
@@ -49,11 +51,32 @@ impl AgentConfig {
     }
 }
 
-/// What the orchestrator's own tasks report back.
+/// Time limits and the monitor's pace; the tests shorten them.
+#[derive(Debug, Clone)]
+pub(crate) struct Tuning {
+    /// A posture evaluation that takes longer is Unknown (the probes have their own 5 s limits).
+    pub posture_limit: Duration,
+    /// Beyond the policy's echo timeout, for the egress task as a whole.
+    pub egress_slack: Duration,
+    /// How often the monitor looks at the clocks and the interfaces.
+    pub monitor_poll: Duration,
+}
+
+impl Default for Tuning {
+    fn default() -> Self {
+        Self {
+            posture_limit: Duration::from_secs(60),
+            egress_slack: Duration::from_secs(10),
+            monitor_poll: posture::monitor::POLL,
+        }
+    }
+}
+
+/// What the orchestrator's own tasks report back, with the attempt that started them.
 enum Incoming {
-    Session(Event),
-    /// Role credentials from the portal, to serve once the session says Ready.
-    Vended(VendedCredentials, OffsetDateTime),
+    Observed(Attempt, Event),
+    /// Role credentials, served only if the session takes them (Ready).
+    Vended(Attempt, VendedCredentials),
 }
 
 pub(crate) enum Command {
@@ -115,7 +138,8 @@ impl Handle {
 
 struct Orchestrator {
     config: Arc<AgentConfig>,
-    identity: Arc<Identity>,
+    parts: Parts,
+    tuning: Tuning,
     session: Session,
     rule: Option<AccessRule>,
     credentials: Option<VendedCredentials>,
@@ -123,8 +147,10 @@ struct Orchestrator {
     transitions: watch::Sender<Transition>,
     /// Every transition, not only the latest the watch keeps.
     history: Arc<Mutex<VecDeque<Transition>>>,
-    /// Forwards the helper's tunnel states while a tunnel is ours.
-    tunnel_watch: Option<tokio::task::JoinHandle<()>>,
+    /// The tasks of the current attempt, cancelled when a new one starts.
+    tasks: Vec<AbortHandle>,
+    /// The tunnel's own addresses: never a network change of their own.
+    own_addresses: Vec<String>,
 }
 
 pub(crate) fn start(config: AgentConfig) -> Result<Handle, String> {
@@ -135,6 +161,22 @@ pub(crate) fn start(config: AgentConfig) -> Result<Handle, String> {
         config.aws_dir.clone(),
     )
     .map_err(|e| e.to_string())?;
+    let parts = Parts::real(
+        identity,
+        config.policy.identity_center.region.clone(),
+        config
+            .policy
+            .egress
+            .as_ref()
+            .map(|e| e.nat_addresses.clone())
+            .unwrap_or_default(),
+        config.helper_socket.clone(),
+        config.profiles.clone(),
+    );
+    Ok(start_with(config, parts, Tuning::default()))
+}
+
+pub(crate) fn start_with(config: AgentConfig, parts: Parts, tuning: Tuning) -> Handle {
     let (commands, command_rx) = mpsc::channel(16);
     let (events, event_rx) = mpsc::channel(64);
     let initial = Transition {
@@ -146,63 +188,68 @@ pub(crate) fn start(config: AgentConfig) -> Result<Handle, String> {
     let (transitions, transition_rx) = watch::channel(initial);
     let orchestrator = Orchestrator {
         config: Arc::new(config),
-        identity: Arc::new(identity),
+        parts,
+        tuning,
         session: Session::default(),
         rule: None,
         credentials: None,
         events,
         transitions,
         history: history.clone(),
-        tunnel_watch: None,
+        tasks: Vec::new(),
+        own_addresses: Vec::new(),
     };
     tokio::spawn(orchestrator.run(command_rx, event_rx));
-    Ok(Handle {
+    Handle {
         commands,
         transitions: transition_rx,
         history,
-    })
-}
-
-struct ChannelPresenter(mpsc::Sender<Incoming>);
-
-impl SignInPresenter for ChannelPresenter {
-    fn device_code(&self, p: &DeviceCodePrompt) {
-        let _ = self.0.try_send(Incoming::Session(Event::SignInNeeded {
-            verification_uri: p
-                .verification_uri_complete
-                .clone()
-                .unwrap_or_else(|| p.verification_uri.clone()),
-            user_code: Some(p.user_code.clone()),
-        }));
-    }
-
-    fn browser(&self, url: &url::Url, _opened: bool) {
-        let _ = self.0.try_send(Incoming::Session(Event::SignInNeeded {
-            verification_uri: url.to_string(),
-            user_code: None,
-        }));
     }
 }
 
-/// Sends an event to the session from a task.
-async fn report(events: &mpsc::Sender<Incoming>, event: Event) {
-    let _ = events.send(Incoming::Session(event)).await;
+/// Waits for the monitor's next trigger; forever when there is no monitor (not serving).
+async fn next_trigger(monitor: &mut Option<posture::monitor::Watch>) -> posture::monitor::Trigger {
+    match monitor {
+        Some(m) => m.next().await,
+        None => std::future::pending().await,
+    }
 }
 
-fn compliant() -> PostureReport {
-    PostureReport {
-        status: Status::Compliant,
-        checks: vec![],
-        taken_at: OffsetDateTime::now_utc(),
-        elapsed_ms: 0,
+async fn sleep_until(at: Option<OffsetDateTime>) {
+    let left = at
+        .map(|t| (t - OffsetDateTime::now_utc()).whole_milliseconds().max(0) as u64)
+        .unwrap_or(u64::MAX / 4);
+    tokio::time::sleep(Duration::from_millis(left)).await;
+}
+
+/// What a task ends with.
+enum Outcome {
+    Event(Event),
+    Vended(VendedCredentials),
+}
+
+impl From<Event> for Outcome {
+    fn from(e: Event) -> Self {
+        Outcome::Event(e)
     }
+}
+
+/// A panic's message, for the cause it becomes.
+fn panic_detail(e: tokio::task::JoinError) -> String {
+    if e.is_cancelled() {
+        return "the task was cancelled".into();
+    }
+    let payload = e.into_panic();
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "it panicked".into())
 }
 
 impl Orchestrator {
     fn requires(&self, gate: Gate) -> bool {
-        self.rule
-            .as_ref()
-            .is_some_and(|r| r.require.contains(&gate))
+        self.session.requires(gate)
     }
 
     async fn run(
@@ -217,32 +264,66 @@ impl Orchestrator {
             .posture
             .as_ref()
             .map_or(Duration::from_secs(300), |p| p.interval);
-        let mut monitor = posture::monitor::Watch::new(
-            interval,
-            std::time::Instant::now(),
-            std::time::SystemTime::now(),
-            posture::monitor::network_signature(),
-        );
+        let mut monitor: Option<posture::monitor::Watch> = None;
         loop {
+            // The monitor's baseline is the moment the session became Ready, not the agent's
+            // start: the first look comes one interval (or one network change) after Ready.
+            match self.session.state() {
+                SessionState::Ready { .. } if monitor.is_none() => {
+                    let own = self.own_addresses.clone();
+                    let network = tokio::task::spawn_blocking(move || {
+                        posture::monitor::without(posture::monitor::network_signature(), &own)
+                    })
+                    .await
+                    .unwrap_or_default();
+                    monitor = Some(
+                        posture::monitor::Watch::new(
+                            interval,
+                            std::time::Instant::now(),
+                            std::time::SystemTime::now(),
+                            network,
+                        )
+                        .polling(self.tuning.monitor_poll),
+                    );
+                }
+                SessionState::Ready { .. } | SessionState::Degraded { .. } => {}
+                _ => monitor = None,
+            }
+            if let Some(m) = monitor.as_mut() {
+                m.ignore(&self.own_addresses);
+            }
             let expiry = self.credentials.as_ref().map(|c| c.expiration);
             tokio::select! {
                 Some(command) = commands.recv() => self.command(command).await,
                 Some(incoming) = events.recv() => match incoming {
-                    Incoming::Session(event) => self.apply(event).await,
-                    Incoming::Vended(credentials, expires_at) => {
-                        self.credentials = Some(credentials);
-                        // The machine discards them (WithdrawCredentials) unless it asked for them.
-                        self.apply(Event::CredentialsIssued { expires_at }).await;
+                    Incoming::Observed(attempt, event) => self.observe(attempt, event),
+                    Incoming::Vended(attempt, credentials) => {
+                        let expires_at = credentials.expiration;
+                        self.observe(attempt, Event::CredentialsIssued { expires_at });
+                        // Kept only when the machine took them: this attempt, and asked for.
+                        if self.session.attempt() == attempt
+                            && self.session.state().serves_credentials()
+                            && matches!(self.session.state(), SessionState::Ready { expires_at: e, .. } if *e == expires_at)
+                        {
+                            self.credentials = Some(credentials);
+                        }
                     }
                 },
                 _ = sleep_until(expiry), if expiry.is_some() => {
-                    self.apply(Event::CredentialsExpired).await;
+                    let attempt = self.session.attempt();
+                    self.observe(attempt, Event::CredentialsExpired);
                 }
-                trigger = monitor.next(), if self.session.state().serves_credentials() || matches!(self.session.state(), SessionState::Degraded { .. }) => {
+                trigger = next_trigger(&mut monitor) => {
                     // Look again at the device; and at the way out when the network changed or
-                    // the machine woke (the interval alone cannot move the egress).
-                    self.spawn_posture();
-                    if self.requires(Gate::Egress) && trigger != posture::monitor::Trigger::Interval {
+                    // the machine woke (the interval alone cannot move the egress). While
+                    // Degraded the tunnel is down: its return proves the egress anew.
+                    if self.requires(Gate::Posture) {
+                        self.spawn_posture();
+                    }
+                    if self.requires(Gate::Egress)
+                        && trigger != posture::monitor::Trigger::Interval
+                        && self.session.state().serves_credentials()
+                    {
                         self.spawn_egress();
                     }
                 }
@@ -263,34 +344,46 @@ impl Orchestrator {
                     let _ = reply.send(Err(AgentError::AccessNotAllowed { account, role }));
                     return;
                 };
+                let vpn = rule.require.contains(&Gate::Vpn);
                 let profile = match profile {
                     Some(p) => p,
-                    None => match ProfileStore::new(
-                        self.config.profiles.clone(),
-                        Arc::new(KeyringStore),
-                    )
-                    .list()
-                    {
-                        Ok(list) if list.len() == 1 => list[0].name.clone(),
-                        Ok(list) if list.is_empty() && !rule.require.contains(&Gate::Vpn) => {
-                            String::new()
+                    None => match self.parts.profiles.list() {
+                        Ok(list) if list.len() == 1 => list[0].clone(),
+                        Ok(list) if list.is_empty() && !vpn => String::new(),
+                        Ok(list) if list.is_empty() => {
+                            let _ = reply.send(Err(AgentError::BadRequest { detail: "No VPN profile is imported; import the one your IT department sent (`postern vpn import FILE`).".into() }));
+                            return;
                         }
-                        _ => {
+                        Ok(_) => {
                             let _ = reply.send(Err(AgentError::BadRequest { detail: "Name the VPN profile to use (postern connect PROFILE …); `postern vpn list` shows them.".into() }));
+                            return;
+                        }
+                        // Only when the profile matters: a rule without the VPN never reads it.
+                        Err(_) if !vpn => String::new(),
+                        Err(cause) => {
+                            let _ = reply.send(Err(AgentError::NotReady {
+                                state: SessionState::Blocked {
+                                    cause: cause.clone(),
+                                },
+                                cause: Some(cause),
+                            }));
                             return;
                         }
                     },
                 };
+                let require = rule.require.clone();
                 self.rule = Some(rule);
                 let _ = reply.send(Ok(()));
-                self.apply(Event::ConnectRequested(Target {
-                    profile,
-                    account,
-                    role,
-                }))
-                .await;
+                self.request(Request::Connect {
+                    target: Target {
+                        profile,
+                        account,
+                        role,
+                    },
+                    require,
+                });
             }
-            Command::Disconnect => self.apply(Event::DisconnectRequested).await,
+            Command::Disconnect => self.request(Request::Disconnect),
             Command::Credentials {
                 account,
                 role,
@@ -320,9 +413,29 @@ impl Orchestrator {
         }
     }
 
-    async fn apply(&mut self, event: Event) {
-        let (transition, action) = self.session.apply(event);
-        if let Some(t) = transition {
+    fn request(&mut self, request: Request) {
+        // Whatever the earlier attempt still runs is of no use now.
+        for task in self.tasks.drain(..) {
+            task.abort();
+        }
+        self.own_addresses.clear();
+        let step = self.session.request(request);
+        self.carry_out(step);
+    }
+
+    fn observe(&mut self, attempt: Attempt, event: Event) {
+        if let Event::Tunnel(TunnelState::Connected { tunnel_ip, .. }) = &event
+            && attempt == self.session.attempt()
+            && !tunnel_ip.is_empty()
+        {
+            self.own_addresses = vec![tunnel_ip.clone()];
+        }
+        let step = self.session.observe(attempt, event);
+        self.carry_out(step);
+    }
+
+    fn carry_out(&mut self, step: Step) {
+        if let Some(t) = step.transition {
             tracing::info!(
                 state = t.state.name(),
                 cause = %t.cause.sentence(),
@@ -336,309 +449,236 @@ impl Orchestrator {
             }
             self.transitions.send_replace(t);
         }
-        self.act(action).await;
+        for action in step.actions {
+            self.act(action);
+        }
     }
 
-    async fn act(&mut self, action: Action) {
+    fn act(&mut self, action: Action) {
         match action {
-            Action::Nothing => {}
             Action::SignIn => self.spawn_sign_in(),
             Action::CheckPosture => self.spawn_posture(),
-            Action::ConnectVpn(profile) => self.connect_vpn(profile).await,
+            Action::ConnectVpn(profile) => self.spawn_tunnel(profile),
             Action::CheckEgress => self.spawn_egress(),
             Action::IssueCredentials => self.spawn_vending(),
             Action::WithdrawCredentials => self.credentials = None,
             Action::DisconnectVpn => {
                 self.credentials = None;
-                if let Some(w) = self.tunnel_watch.take() {
-                    w.abort();
-                }
-                let (socket, events, vpn) = (
-                    self.config.helper_socket.clone(),
-                    self.events.clone(),
-                    self.requires(Gate::Vpn),
+                let helper = self.parts.helper.clone();
+                self.spawn(
+                    async move {
+                        helper.disconnect().await;
+                        Event::Disconnected
+                    },
+                    // Even a disconnect that panicked ends; the tunnel state is the helper's.
+                    |_| Event::Disconnected,
                 );
-                tokio::spawn(async move {
-                    if vpn
-                        && let Ok(mut helper) =
-                            HelperClient::connect(&socket, "postern-agent").await
-                    {
-                        let _ = helper.disconnect().await;
-                    }
-                    report(&events, Event::Disconnected).await;
-                });
             }
         }
     }
 
-    fn spawn_sign_in(&self) {
-        let (identity, events, open_browser) = (
-            self.identity.clone(),
-            self.events.clone(),
-            self.config.open_browser,
-        );
-        let target = self
-            .rule
-            .as_ref()
-            .map(|r| (r.account.clone(), r.role.clone()));
-        tokio::spawn(async move {
-            // The stored session is checked with Identity Center itself, on the role this
-            // Connect needs: a dead session is found before the VPN comes up, not at vending.
-            let check = || async {
-                match &target {
-                    Some((account, role)) => match identity.has_role(account, role).await {
-                        Ok(true) => Ok(None),
-                        Ok(false) => Ok(Some(format!(
-                            "IAM Identity Center does not give you the role {role} in account {account}"
-                        ))),
-                        Err(e) => Err(e),
-                    },
-                    None => identity.access_token().await.map(|_| None),
-                }
+    /// Runs `work` for the current attempt and reports its event; a panic becomes `on_panic`'s
+    /// event (never a pass).
+    fn spawn<F, O>(&mut self, work: F, on_panic: impl FnOnce(String) -> Event + Send + 'static)
+    where
+        F: Future<Output = O> + Send + 'static,
+        O: Into<Outcome> + Send + 'static,
+    {
+        let (events, attempt) = (self.events.clone(), self.session.attempt());
+        let inner = tokio::spawn(work);
+        let inner_abort = inner.abort_handle();
+        let outer = tokio::spawn(async move {
+            let incoming = match inner.await.map(Into::into) {
+                Ok(Outcome::Event(event)) => Incoming::Observed(attempt, event),
+                Ok(Outcome::Vended(c)) => Incoming::Vended(attempt, c),
+                Err(e) if e.is_cancelled() => return,
+                Err(e) => Incoming::Observed(attempt, on_panic(panic_detail(e))),
             };
-            let checked = match check().await {
-                Err(
-                    IdentityError::NotSignedIn { .. }
-                    | IdentityError::SessionEnded { .. }
-                    | IdentityError::ClientRejected { .. },
-                ) => {
-                    let options = SignInOptions {
-                        method: SignInMethod::DeviceCode,
-                        open_browser,
-                        ..SignInOptions::default()
-                    };
-                    match identity
-                        .sign_in(&options, &ChannelPresenter(events.clone()))
-                        .await
-                    {
-                        Ok(_) => check().await,
-                        Err(e) => Err(e),
-                    }
-                }
-                other => other,
-            };
-            let event = match checked {
-                Ok(None) => Event::SignedIn,
-                Ok(Some(refusal)) => Event::SignInFailed(refusal),
-                Err(e) => Event::SignInFailed(e.to_string()),
-            };
-            report(&events, event).await;
+            let _ = events.send(incoming).await;
         });
+        self.tasks.retain(|t| !t.is_finished());
+        self.tasks.push(inner_abort);
+        self.tasks.push(outer.abort_handle());
     }
 
-    fn spawn_posture(&self) {
-        let events = self.events.clone();
-        let requirements = self
+    fn spawn_sign_in(&mut self) {
+        let Some(rule) = self.rule.clone() else {
+            return;
+        };
+        let (events, attempt) = (self.events.clone(), self.session.attempt());
+        let prompt: Prompt = Arc::new(move |verification_uri, user_code| {
+            let _ = events.try_send(Incoming::Observed(
+                attempt,
+                Event::SignInNeeded {
+                    verification_uri,
+                    user_code,
+                },
+            ));
+        });
+        let work =
+            self.parts
+                .identity
+                .sign_in(rule.account, rule.role, self.config.open_browser, prompt);
+        self.spawn(
+            async move {
+                match work.await {
+                    Ok(()) => Event::SignedIn,
+                    Err(cause) => Event::Failed(cause),
+                }
+            },
+            |detail| {
+                Event::Failed(Cause::Internal {
+                    detail: format!("the sign-in check stopped: {detail}"),
+                })
+            },
+        );
+    }
+
+    fn spawn_posture(&mut self) {
+        let Some(requirements) = self
             .config
             .policy
             .posture
             .as_ref()
-            .filter(|_| self.requires(Gate::Posture))
-            .map(|p| p.for_this_os().clone());
-        tokio::spawn(async move {
-            let report = match requirements {
-                Some(req) => tokio::task::spawn_blocking(move || posture::check(&req))
-                    .await
-                    .unwrap_or_else(|_| compliant()),
-                None => compliant(),
-            };
-            let _ = events.send(Incoming::Session(Event::Posture(report))).await;
-        });
-    }
-
-    async fn connect_vpn(&mut self, profile: String) {
-        if !self.requires(Gate::Vpn) {
-            report(
-                &self.events,
-                Event::Tunnel(TunnelState::Connected {
-                    profile,
-                    tunnel_ip: String::new(),
-                    endpoint_ip: String::new(),
-                }),
-            )
-            .await;
+            .map(|p| p.for_this_os().clone())
+        else {
+            // Required by the rule but not described by the policy: nothing can pass.
+            let attempt = self.session.attempt();
+            self.observe(
+                attempt,
+                Event::Posture(PostureReport::could_not_check(
+                    "the policy has no [posture] section".into(),
+                )),
+            );
             return;
-        }
-        let store = ProfileStore::new(self.config.profiles.clone(), Arc::new(KeyringStore));
-        let events = self.events.clone();
-        let failed = |message: String| {
-            Event::Tunnel(TunnelState::Failed {
-                profile: profile.clone(),
-                cause: TunnelFailure::Fatal { message },
-            })
         };
-        let text = match store.load(&profile) {
-            Ok(p) => p.render(true),
-            Err(e) => {
-                report(&events, failed(e.to_string())).await;
-                return;
-            }
-        };
-        let socket = self.config.helper_socket.clone();
-        if let Some(w) = self.tunnel_watch.take() {
-            w.abort();
-        }
-        self.tunnel_watch = Some(tokio::spawn(async move {
-            let mut control = match HelperClient::connect(&socket, "postern-agent").await {
-                Ok(c) => c,
-                Err(e) => {
-                    report(
-                        &events,
-                        Event::Tunnel(TunnelState::Failed {
-                            profile: profile.clone(),
-                            cause: TunnelFailure::Fatal {
-                                message: e.to_string(),
-                            },
-                        }),
-                    )
-                    .await;
-                    return;
-                }
-            };
-            // A fresh Connect starts over: a tunnel of this profile still up or reconnecting
-            // from the previous attempt is ours, and is taken down first.
-            if let Ok(current) = control.status().await
-                && !current.is_final()
-                && current.profile() == Some(profile.as_str())
-            {
-                tracing::info!(profile, "taking down the previous attempt's tunnel");
-                let _ = control.disconnect().await;
-            }
-            if let Err(e) = control.connect_tunnel(&profile, &text).await {
-                let cause = match e {
-                    postern_ipc::client::HelperClientError::Refused(
-                        postern_ipc::HelperError::Tunnel { failure },
-                    ) => failure,
-                    other => TunnelFailure::Fatal {
-                        message: other.to_string(),
-                    },
+        let (check, limit) = (self.parts.posture.clone(), self.tuning.posture_limit);
+        self.spawn(
+            async move {
+                let probes = tokio::task::spawn_blocking(move || check.check(&requirements));
+                let report = match tokio::time::timeout(limit, probes).await {
+                    Ok(Ok(report)) => report,
+                    Ok(Err(e)) => PostureReport::could_not_check(format!(
+                        "the posture check stopped: {}",
+                        panic_detail(e)
+                    )),
+                    Err(_) => PostureReport::could_not_check(format!(
+                        "the posture check did not finish within {} s",
+                        limit.as_secs()
+                    )),
                 };
-                report(
-                    &events,
-                    Event::Tunnel(TunnelState::Failed {
-                        profile: profile.clone(),
-                        cause,
+                Event::Posture(report)
+            },
+            |detail| {
+                Event::Posture(PostureReport::could_not_check(format!(
+                    "the posture check stopped: {detail}"
+                )))
+            },
+        );
+    }
+
+    fn spawn_tunnel(&mut self, profile: String) {
+        let text = match self.parts.profiles.render(&profile) {
+            Ok(text) => text,
+            Err(cause) => {
+                let attempt = self.session.attempt();
+                self.observe(attempt, Event::Failed(cause));
+                return;
+            }
+        };
+        let (helper, events, attempt) = (
+            self.parts.helper.clone(),
+            self.events.clone(),
+            self.session.attempt(),
+        );
+        self.spawn(
+            async move {
+                let (states, mut received) = mpsc::channel(16);
+                let forward = async {
+                    while let Some(state) = received.recv().await {
+                        if events
+                            .send(Incoming::Observed(attempt, Event::Tunnel(state)))
+                            .await
+                            .is_err()
+                        {
+                            break;
+                        }
+                    }
+                };
+                let (outcome, ()) = tokio::join!(helper.tunnel(profile, text, states), forward);
+                match outcome {
+                    Ok(()) => Event::Failed(Cause::HelperUnavailable {
+                        detail: "the VPN helper stopped reporting the tunnel".into(),
                     }),
-                )
-                .await;
-                return;
-            }
-            let Ok(watch) = HelperClient::connect(&socket, "postern-agent").await else {
-                return;
-            };
-            let Ok(mut states) = watch.watch().await else {
-                return;
-            };
-            while let Some(state) = states.next().await {
-                if events
-                    .send(Incoming::Session(Event::Tunnel(state)))
-                    .await
-                    .is_err()
-                {
-                    return;
+                    Err(cause) => Event::Failed(cause),
                 }
-            }
-            // The helper went away: the tunnel cannot be trusted.
-            report(
-                &events,
-                Event::Tunnel(TunnelState::Failed {
-                    profile,
-                    cause: TunnelFailure::Fatal {
-                        message: "the VPN helper stopped".into(),
-                    },
+            },
+            |detail| {
+                Event::Failed(Cause::Internal {
+                    detail: format!("the VPN task stopped: {detail}"),
+                })
+            },
+        );
+    }
+
+    fn spawn_egress(&mut self) {
+        let Some(settings) = self.config.policy.egress.clone() else {
+            let attempt = self.session.attempt();
+            self.observe(
+                attempt,
+                Event::Failed(Cause::EgressUndetermined {
+                    detail: "the policy has no [egress] section".into(),
                 }),
-            )
-            .await;
-        }));
-    }
-
-    fn spawn_egress(&self) {
-        let events = self.events.clone();
-        let settings = self
-            .config
-            .policy
-            .egress
-            .clone()
-            .filter(|_| self.requires(Gate::Egress));
-        tokio::spawn(async move {
-            let verdict = match settings {
-                Some(settings) => {
-                    let countries = settings
-                        .geoip_database
-                        .as_ref()
-                        .and_then(|p| CountryDatabase::open(p).ok());
-                    egress::check(&settings, countries.as_ref()).await.verdict
+            );
+            return;
+        };
+        let limit = settings.timeout * 2 + self.tuning.egress_slack;
+        let work = self.parts.egress.check(settings);
+        self.spawn(
+            async move {
+                match tokio::time::timeout(limit, work).await {
+                    Ok(Ok(verdict)) => Event::Egress(verdict),
+                    Ok(Err(cause)) => Event::Failed(cause),
+                    Err(_) => Event::Failed(Cause::EgressUndetermined {
+                        detail: format!("the check did not finish within {} s", limit.as_secs()),
+                    }),
                 }
-                // The rule does not require egress: nothing to prove.
-                None => Verdict::Match {
-                    address: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
-                    nat: "0.0.0.0/0".parse().expect("literal"),
-                    country: None,
-                },
-            };
-            report(&events, Event::Egress(verdict)).await;
-        });
+            },
+            |detail| {
+                Event::Failed(Cause::EgressUndetermined {
+                    detail: format!("the check stopped: {detail}"),
+                })
+            },
+        );
     }
 
-    fn spawn_vending(&self) {
+    fn spawn_vending(&mut self) {
         let Some(rule) = self.rule.clone() else {
             return;
         };
-        let (identity, events) = (self.identity.clone(), self.events.clone());
-        let region = self.config.policy.identity_center.region.clone();
-        let nat = self
-            .config
-            .policy
-            .egress
-            .as_ref()
-            .map(|e| e.nat_addresses.clone())
-            .unwrap_or_default();
-        tokio::spawn(async move {
-            let portal = match identity.role_credentials(&rule.account, &rule.role).await {
-                Ok(c) => c,
-                Err(e) => return report(&events, Event::SignInFailed(e.to_string())).await,
-            };
-            // Never longer than the policy allows for this role.
-            let cap = OffsetDateTime::now_utc() + rule.max_duration;
-            let vended = match &rule.scope_down {
-                Some(arn) => {
-                    match scope_down::assume(
-                        &portal,
-                        &rule.account,
-                        &rule.role,
-                        arn,
-                        &region,
-                        &nat,
-                        rule.max_duration,
-                    )
-                    .await
-                    {
-                        Ok(v) => v,
-                        Err(e) => return report(&events, Event::SignInFailed(e.to_string())).await,
+        let work = self.parts.identity.vend(rule.clone());
+        self.spawn(
+            async move {
+                match work.await {
+                    Ok(vended) => {
+                        // Never longer than the policy allows for this role.
+                        let cap = OffsetDateTime::now_utc() + rule.max_duration;
+                        Outcome::Vended(VendedCredentials {
+                            expiration: vended.expiration.min(cap),
+                            ..vended
+                        })
                     }
+                    Err(cause) => Outcome::Event(Event::Failed(cause)),
                 }
-                None => VendedCredentials {
-                    account: rule.account.clone(),
-                    role: rule.role.clone(),
-                    access_key_id: portal.access_key_id,
-                    secret_access_key: portal.secret_access_key,
-                    session_token: portal.session_token,
-                    expiration: portal.expiration,
-                },
-            };
-            let expires_at = vended.expiration.min(cap);
-            let vended = VendedCredentials {
-                expiration: expires_at,
-                ..vended
-            };
-            let _ = events.send(Incoming::Vended(vended, expires_at)).await;
-        });
+            },
+            |detail| {
+                Event::Failed(Cause::Internal {
+                    detail: format!("fetching the credentials stopped: {detail}"),
+                })
+            },
+        );
     }
 }
 
-async fn sleep_until(at: Option<OffsetDateTime>) {
-    let left = at
-        .map(|t| (t - OffsetDateTime::now_utc()).whole_milliseconds().max(0) as u64)
-        .unwrap_or(u64::MAX / 4);
-    tokio::time::sleep(Duration::from_millis(left)).await;
-}
+#[cfg(test)]
+mod tests;

@@ -96,7 +96,29 @@ enum PolicyCommand {
     },
 }
 
+/// A reader that went away (`postern … | head`) ends the command quietly: the standard
+/// printing macros panic on a closed pipe, and that panic is no bug to report.
+fn end_quietly_on_a_closed_output() {
+    let report = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or_default();
+        let closed = (message.starts_with("failed printing to stdout")
+            || message.starts_with("failed printing to stderr"))
+            && message.contains("Broken pipe");
+        if closed {
+            std::process::exit(ExitCode::Ok.code());
+        }
+        report(info);
+    }));
+}
+
 fn main() -> ProcessExit {
+    end_quietly_on_a_closed_output();
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

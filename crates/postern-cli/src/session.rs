@@ -8,7 +8,7 @@ use clap::Args;
 use postern_agent::AgentConfig;
 use postern_agent::client::{AgentClient, AgentClientError};
 use postern_core::credentials::aws_config::{self, ManagedProfile};
-use postern_core::session::{SessionState, Transition};
+use postern_core::session::{SessionState, Transition, present};
 use postern_core::{ExitCode, Problem, paths, policy};
 
 use crate::output::{Failure, print_json};
@@ -100,13 +100,20 @@ fn describe(t: &Transition) -> String {
         SessionState::VerifyingEgress => {
             "Verifying that traffic leaves through the company network...".into()
         }
+        SessionState::IssuingCredentials => "Getting AWS credentials...".into(),
         SessionState::Ready {
             target,
             egress,
             expires_at,
         } => format!(
-            "Ready: credentials for {} / {} are served until {} (traffic leaves from {egress}).",
-            target.account, target.role, expires_at
+            "Ready: credentials for {} / {} are served {} ({}).",
+            target.account,
+            target.role,
+            present::expiry_text(*expires_at, time::OffsetDateTime::now_utc()),
+            match egress {
+                Some(address) => format!("traffic leaves from {address}"),
+                None => present::EGRESS_NOT_REQUIRED.to_string(),
+            }
         ),
         SessionState::Degraded { cause, .. } | SessionState::Blocked { cause } => {
             let next = cause.next_step();

@@ -176,6 +176,19 @@ pub struct PostureReport {
 }
 
 impl PostureReport {
+    /// The report of a check that could not run to its end (it panicked, or took too long):
+    /// Unknown with the reason, which blocks the gate like any Unknown the policy cares about.
+    pub fn could_not_check(reason: String) -> Self {
+        PostureReport {
+            status: Status::Unknown {
+                unknown: vec![reason],
+            },
+            checks: Vec::new(),
+            taken_at: OffsetDateTime::now_utc(),
+            elapsed_ms: 0,
+        }
+    }
+
     pub fn exit_code(&self) -> ExitCode {
         match self.status {
             Status::Compliant => ExitCode::Ok,
@@ -440,38 +453,60 @@ impl Problem for PostureReport {
     }
 }
 
-/// Runs an OS tool with a time limit; its stdout, or why it could not be read.
+/// How long an OS tool may take.
+const TOOL_LIMIT: Duration = Duration::from_secs(5);
+
+/// Runs an OS tool with a time limit; its stdout, or why it could not be read. Stdout and stderr
+/// are drained while the tool runs (a tool that prints more than a pipe holds would otherwise
+/// block on its write and never exit), and the wait is a blocking receive with a deadline.
 pub(crate) fn run_tool(program: &str, args: &[&str]) -> Result<String, UnknownReason> {
+    run_tool_within(program, args, TOOL_LIMIT)
+}
+
+pub(crate) fn run_tool_within(
+    program: &str,
+    args: &[&str],
+    limit: Duration,
+) -> Result<String, UnknownReason> {
+    use std::io::Read;
     use std::process::{Command, Stdio};
     let mut child = Command::new(program)
         .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .map_err(|e| UnknownReason::DetectionFailed(format!("{program}: {e}")))?;
-    let deadline = std::time::Instant::now() + Duration::from_secs(5);
-    loop {
-        match child.try_wait() {
-            Ok(Some(_)) => break,
-            Ok(None) if std::time::Instant::now() < deadline => {
-                std::thread::sleep(Duration::from_millis(2))
-            }
-            _ => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(UnknownReason::DetectionFailed(format!(
-                    "{program} did not answer within 5 s"
-                )));
-            }
-        }
-    }
-    let mut out = String::new();
+    let (done, finished) = std::sync::mpsc::channel::<Vec<u8>>();
     if let Some(mut stdout) = child.stdout.take() {
-        use std::io::Read;
-        let _ = stdout.read_to_string(&mut out);
+        let done = done.clone();
+        std::thread::spawn(move || {
+            let mut out = Vec::new();
+            let _ = stdout.read_to_end(&mut out);
+            let _ = done.send(out);
+        });
     }
-    Ok(out)
+    // Stderr is read and dropped: only its draining matters.
+    if let Some(mut stderr) = child.stderr.take() {
+        std::thread::spawn(move || {
+            let _ = std::io::copy(&mut stderr, &mut std::io::sink());
+        });
+    }
+    drop(done);
+    // Stdout closes when the tool exits (or hands it to a child that outlives it).
+    let out = match finished.recv_timeout(limit) {
+        Ok(out) => out,
+        Err(_) => {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(UnknownReason::DetectionFailed(format!(
+                "{program} did not answer within {} s",
+                limit.as_secs()
+            )));
+        }
+    };
+    let _ = child.wait();
+    Ok(String::from_utf8_lossy(&out).into_owned())
 }
 
 /// Turns a tool run and a parser into a reading.

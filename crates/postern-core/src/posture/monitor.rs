@@ -35,6 +35,22 @@ pub fn network_signature() -> Vec<String> {
     sig
 }
 
+/// The signature without the lines of `own` addresses (Postern's own tunnel): its coming and
+/// going is not a change of the network the device is attached to.
+pub fn without(network: Vec<String>, own: &[String]) -> Vec<String> {
+    network
+        .into_iter()
+        .filter(|line| {
+            !own.iter().any(|a| {
+                line.split_whitespace()
+                    .nth(1)
+                    .and_then(|net| net.split('/').next())
+                    == Some(a.as_str())
+            })
+        })
+        .collect()
+}
+
 /// The decision, fed with readings: pure, so it is tested without sleeping or unplugging.
 #[derive(Debug)]
 pub struct Watch {
@@ -42,6 +58,8 @@ pub struct Watch {
     last_check: Instant,
     last_poll: (Instant, SystemTime),
     network: Vec<String>,
+    own: Vec<String>,
+    every: Duration,
 }
 
 impl Watch {
@@ -51,6 +69,22 @@ impl Watch {
             last_check: now,
             last_poll: (now, wall),
             network,
+            own: Vec::new(),
+            every: POLL,
+        }
+    }
+
+    /// Polls this often instead of [`POLL`].
+    pub fn polling(mut self, every: Duration) -> Self {
+        self.every = every;
+        self
+    }
+
+    /// Addresses of Postern's own tunnel, left out of every comparison.
+    pub fn ignore(&mut self, own: &[String]) {
+        if self.own != own {
+            self.own = own.to_vec();
+            self.network = without(std::mem::take(&mut self.network), own);
         }
     }
 
@@ -61,6 +95,7 @@ impl Watch {
         wall: SystemTime,
         network: Vec<String>,
     ) -> Option<Trigger> {
+        let network = without(network, &self.own);
         let (prev_mono, prev_wall) = self.last_poll;
         self.last_poll = (now, wall);
         let mono = now.saturating_duration_since(prev_mono);
@@ -81,10 +116,10 @@ impl Watch {
         trigger
     }
 
-    /// Waits for the next trigger, polling every [`POLL`].
+    /// Waits for the next trigger, polling every [`POLL`] (or as [`Watch::polling`] says).
     pub async fn next(&mut self) -> Trigger {
         loop {
-            tokio::time::sleep(POLL).await;
+            tokio::time::sleep(self.every).await;
             let network = tokio::task::spawn_blocking(network_signature)
                 .await
                 .unwrap_or_default();
@@ -127,6 +162,31 @@ mod tests {
         assert_eq!(
             w.poll(t0 + s(320), w0 + s(3920), vpn),
             Some(Trigger::Interval)
+        );
+    }
+
+    #[test]
+    fn postern_s_own_tunnel_is_no_network_change() {
+        let t0 = Instant::now();
+        let w0 = SystemTime::now();
+        let s = |n| Duration::from_secs(n);
+        let laptop = vec!["eth0 198.51.100.10/24".to_string()];
+        let mut w = Watch::new(Duration::from_secs(300), t0, w0, laptop.clone());
+        w.ignore(&["10.200.0.2".to_string()]);
+        let with_tunnel = vec![
+            "eth0 198.51.100.10/24".to_string(),
+            "tun0 10.200.0.2/22".to_string(),
+        ];
+        assert_eq!(w.poll(t0 + s(5), w0 + s(5), with_tunnel.clone()), None);
+        assert_eq!(w.poll(t0 + s(10), w0 + s(10), laptop.clone()), None);
+        // Another interface, though, is a new network.
+        let wifi = vec![
+            "tun0 10.200.0.2/22".to_string(),
+            "wlan0 192.0.2.7/24".to_string(),
+        ];
+        assert_eq!(
+            w.poll(t0 + s(15), w0 + s(15), wifi),
+            Some(Trigger::NetworkChanged)
         );
     }
 

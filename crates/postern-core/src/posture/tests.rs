@@ -341,3 +341,36 @@ fn this_machine_can_be_read() {
     );
     assert!(matches!(report.checks[1].outcome, Outcome::Fail { .. }));
 }
+
+#[test]
+fn a_tool_printing_a_mebibyte_is_read_whole() {
+    // More than any pipe buffer, on stdout and on stderr at once.
+    let script = "head -c 1048576 /dev/zero | tr '\\0' x; head -c 1048576 /dev/zero >&2";
+    let started = std::time::Instant::now();
+    let out = super::run_tool("sh", &["-c", script]).expect("the tool's output");
+    assert_eq!(out.len(), 1 << 20);
+    assert!(out.bytes().all(|b| b == b'x'));
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+}
+
+#[test]
+fn a_tool_that_hangs_is_unknown_with_its_reason() {
+    let started = std::time::Instant::now();
+    let e = super::run_tool_within("sleep", &["30"], std::time::Duration::from_millis(300))
+        .expect_err("a timeout");
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    match e {
+        UnknownReason::DetectionFailed(why) => assert!(why.contains("did not answer"), "{why}"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_check_that_could_not_run_blocks() {
+    let r = PostureReport::could_not_check("the posture check stopped: boom".into());
+    assert!(matches!(r.status, Status::Unknown { .. }));
+    assert_ne!(r.exit_code(), crate::ExitCode::Ok);
+    let mut h = Hysteresis::default();
+    assert!(!h.observe(&r), "one failure is survived");
+    assert!(h.observe(&r), "two are not");
+}

@@ -80,10 +80,18 @@ impl Notifier {
                 notice(
                     NoticeKind::Ready,
                     "Connected",
-                    format!(
-                        "AWS credentials for {} / {} are ready, through {egress}.",
-                        target.account, target.role
-                    ),
+                    match egress {
+                        Some(egress) => format!(
+                            "AWS credentials for {} / {} are ready, through {egress}.",
+                            target.account, target.role
+                        ),
+                        None => format!(
+                            "AWS credentials for {} / {} are ready ({}).",
+                            target.account,
+                            target.role,
+                            super::present::EGRESS_NOT_REQUIRED
+                        ),
+                    },
                 ),
                 "",
                 now,
@@ -187,7 +195,7 @@ mod tests {
         at(
             SessionState::Ready {
                 target: target(),
-                egress: IpAddr::V4(Ipv4Addr::new(203, 0, 113, 10)),
+                egress: Some(IpAddr::V4(Ipv4Addr::new(203, 0, 113, 10))),
                 expires_at: OffsetDateTime::now_utc() + expires_in,
             },
             Cause::AllGatesOpen,

@@ -71,7 +71,10 @@ pub struct Presentation {
     pub can_disconnect: bool,
     pub target: Option<Target>,
     pub sign_in: Option<SignInPrompt>,
+    /// The egress address this session proved, when its rule requires the egress gate.
     pub egress: Option<IpAddr>,
+    /// The egress as every door words it: the address, or that the policy does not require it.
+    pub egress_text: Option<String>,
     #[serde(with = "time::serde::rfc3339::option")]
     #[cfg_attr(feature = "ts", ts(type = "string | null"))]
     pub expires_at: Option<OffsetDateTime>,
@@ -91,8 +94,51 @@ impl Presentation {
             target: None,
             sign_in: None,
             egress: None,
+            egress_text: None,
             expires_at: None,
         }
+    }
+}
+
+/// What is said in place of an address when the rule does not require the egress gate.
+pub const EGRESS_NOT_REQUIRED: &str = "egress not required by policy";
+
+/// When credentials expire, as people read it: the local wall-clock time and how long is left
+/// ("until 20:32, in 59 min").
+pub fn expiry_text(expires_at: OffsetDateTime, now: OffsetDateTime) -> String {
+    expiry_text_in(&jiff::tz::TimeZone::system(), expires_at, now)
+}
+
+pub fn expiry_text_in(
+    zone: &jiff::tz::TimeZone,
+    expires_at: OffsetDateTime,
+    now: OffsetDateTime,
+) -> String {
+    let clock = jiff::Timestamp::from_second(expires_at.unix_timestamp())
+        .map(|t| t.to_zoned(zone.clone()).strftime("%H:%M").to_string())
+        .unwrap_or_else(|_| expires_at.to_string());
+    let minutes = (expires_at - now).whole_minutes();
+    let left = match minutes {
+        m if m < 1 => "in less than a minute".to_string(),
+        m if m < 120 => format!("in {m} min"),
+        m => format!("in {} h {} min", m / 60, m % 60),
+    };
+    format!("until {clock}, {left}")
+}
+
+/// The egress of a Ready session in words.
+pub fn egress_text(egress: Option<IpAddr>) -> String {
+    match egress {
+        Some(address) => address.to_string(),
+        None => EGRESS_NOT_REQUIRED.into(),
+    }
+}
+
+fn capitalized(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(first) => first.to_uppercase().chain(c).collect(),
+        None => String::new(),
     }
 }
 
@@ -112,6 +158,7 @@ pub fn present(t: &Transition) -> Presentation {
         target: None,
         sign_in: None,
         egress: None,
+        egress_text: None,
         expires_at: None,
     };
     match &t.state {
@@ -160,6 +207,7 @@ pub fn present(t: &Transition) -> Presentation {
         SessionState::VerifyingEgress => {
             p.headline = "Verifying that traffic leaves through the company network…".into()
         }
+        SessionState::IssuingCredentials => p.headline = "Getting AWS credentials…".into(),
         SessionState::Ready {
             target,
             egress,
@@ -168,7 +216,8 @@ pub fn present(t: &Transition) -> Presentation {
             p.indicator = Indicator::Ready;
             p.headline = format!("Protected: {} / {}", target.account, target.role);
             p.target = Some(target.clone());
-            p.egress = Some(*egress);
+            p.egress = *egress;
+            p.egress_text = Some(egress_text(*egress));
             p.expires_at = Some(*expires_at);
         }
         SessionState::Degraded { target, cause } => {
@@ -258,8 +307,10 @@ pub fn tray_menu(p: &Presentation) -> Vec<MenuItem> {
     if let Some(t) = &p.target {
         items.push(info(format!("Account {} · role {}", t.account, t.role)));
     }
-    if let Some(ip) = p.egress {
-        items.push(info(format!("Leaving through {ip}")));
+    match (p.egress, &p.egress_text) {
+        (Some(ip), _) => items.push(info(format!("Leaving through {ip}"))),
+        (None, Some(text)) => items.push(info(capitalized(text))),
+        (None, None) => {}
     }
     let item = |action: MenuAction, label: &str, enabled: bool| MenuItem {
         action: Some(action),

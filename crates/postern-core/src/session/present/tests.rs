@@ -110,17 +110,41 @@ fn ready_names_the_account_role_and_way_out() {
     let (p, menu) = show(
         SessionState::Ready {
             target: target(),
-            egress: IpAddr::V4(Ipv4Addr::new(203, 0, 113, 10)),
+            egress: Some(IpAddr::V4(Ipv4Addr::new(203, 0, 113, 10))),
             expires_at: OffsetDateTime::now_utc(),
         },
         Cause::AllGatesOpen,
     );
     assert_eq!(p.indicator, Indicator::Ready);
     assert_eq!(p.headline, "Protected: 111122223333 / Developer");
+    assert_eq!(p.egress_text.as_deref(), Some("203.0.113.10"));
     let labels: Vec<&str> = menu.iter().map(|i| i.label.as_str()).collect();
     assert!(labels.contains(&"Account 111122223333 · role Developer"));
     assert!(labels.contains(&"Leaving through 203.0.113.10"));
     assert_eq!(actions(&menu), with_fixed((MenuAction::Disconnect, true)));
+}
+
+#[test]
+fn ready_without_the_egress_gate_says_so_instead_of_an_address() {
+    let (p, menu) = show(
+        SessionState::Ready {
+            target: target(),
+            egress: None,
+            expires_at: OffsetDateTime::now_utc(),
+        },
+        Cause::AllGatesOpen,
+    );
+    assert_eq!(p.egress, None);
+    assert_eq!(
+        p.egress_text.as_deref(),
+        Some("egress not required by policy")
+    );
+    let labels: Vec<&str> = menu.iter().map(|i| i.label.as_str()).collect();
+    assert!(
+        labels.contains(&"Egress not required by policy"),
+        "{labels:?}"
+    );
+    assert!(!labels.iter().any(|l| l.contains("0.0.0.0")), "{labels:?}");
 }
 
 #[test]
@@ -181,4 +205,16 @@ fn menu_ids_round_trip() {
         assert_eq!(MenuAction::from_id(a.id()), Some(a));
     }
     assert_eq!(MenuAction::from_id("nope"), None);
+}
+
+#[test]
+fn expiry_is_shown_in_local_time_with_what_is_left() {
+    let zone = jiff::tz::TimeZone::fixed(jiff::tz::offset(1));
+    let now = OffsetDateTime::from_unix_timestamp(1_796_153_520).unwrap(); // 19:32 UTC
+    let at = now + time::Duration::minutes(59) + time::Duration::seconds(30);
+    assert_eq!(expiry_text_in(&zone, at, now), "until 21:31, in 59 min");
+    assert_eq!(
+        expiry_text_in(&zone, now + time::Duration::hours(8), now),
+        "until 04:32, in 8 h 0 min"
+    );
 }
