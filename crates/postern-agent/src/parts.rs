@@ -134,7 +134,6 @@ pub fn identity_cause(e: &IdentityError) -> Cause {
         | I::CodeExpired
         | I::Denied
         | I::BrowserTimedOut { .. }
-        | I::StateMismatch
         | I::Busy
         | I::Listener { .. }
         | I::Export { .. } => Cause::SignInFailed { detail },
