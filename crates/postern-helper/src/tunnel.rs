@@ -55,8 +55,7 @@ pub struct Supervisor {
     args: Args,
     state: watch::Sender<Published>,
     log: Arc<Mutex<VecDeque<String>>>,
-    /// Each state with the uid whose tunnel it was, so nobody reads another's.
-    history: Arc<Mutex<VecDeque<(Option<u32>, TunnelStateRecord)>>>,
+    history: History,
     /// (received, sent) bytes from the last `>BYTECOUNT`.
     traffic: Arc<Mutex<(u64, u64)>>,
     running: AsyncMutex<Option<Running>>,
@@ -65,11 +64,11 @@ pub struct Supervisor {
     checked_openvpn: Mutex<Option<std::time::SystemTime>>,
 }
 
+/// Each state with the uid whose tunnel it was, so nobody reads another's.
+type History = Arc<Mutex<VecDeque<(Option<u32>, TunnelStateRecord)>>>;
+
 /// Keeps the last [`HISTORY_STATES`] states with their times, for as long as the helper runs.
-async fn record_history(
-    mut states: watch::Receiver<Published>,
-    history: Arc<Mutex<VecDeque<(Option<u32>, TunnelStateRecord)>>>,
-) {
+async fn record_history(mut states: watch::Receiver<Published>, history: History) {
     loop {
         let published = states.borrow_and_update().clone();
         if let Ok(mut h) = history.lock() {
