@@ -39,7 +39,11 @@ mod tests {
 
     #[test]
     fn printable_text_is_left_alone() {
-        for s in ["remote vpn.example.com 443", "Zugriff verweigert\tß", "日本語"] {
+        for s in [
+            "remote vpn.example.com 443",
+            "Zugriff verweigert\tß",
+            "日本語",
+        ] {
             assert!(matches!(escape_control(s), Cow::Borrowed(b) if b == s));
         }
     }

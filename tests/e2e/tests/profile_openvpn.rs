@@ -267,10 +267,10 @@ fn differential(text: &[u8], tally: &mut Tally) -> Result<(), String> {
     let helper = scratch.openvpn(&["--config".into(), written.into_os_string()]);
     let as_given = scratch.openvpn(&["--config".into(), original.into_os_string()]);
     tally.openvpn_runs += 3;
-    if let Reading::Settings(settings) = &helper {
-        if let Some(bad) = settings.iter().find(|l| is_forbidden(l)) {
-            return Err(format!("OpenVPN read a forbidden setting: {bad}"));
-        }
+    if let Reading::Settings(settings) = &helper
+        && let Some(bad) = settings.iter().find(|l| is_forbidden(l))
+    {
+        return Err(format!("OpenVPN read a forbidden setting: {bad}"));
     }
     match (&expected, &helper, &as_given) {
         (Reading::Settings(e), Reading::Settings(h), Reading::Settings(g)) => {
