@@ -100,10 +100,19 @@ async fn a_connect_that_fails_is_rendered_step_by_step_with_its_reason_and_no_po
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let blocked = blocked.expect("the failed sign-in is shown");
-    assert!(blocked.reason.unwrap().starts_with("Sign-in failed"));
-    assert_eq!(
-        blocked.next_step.as_deref(),
-        Some("Click Connect to sign in again.")
+    // A closed port is an outage to report as such, not "sign in again".
+    let reason = blocked.reason.unwrap();
+    assert!(
+        reason.starts_with("IAM Identity Center could not be reached"),
+        "{reason}"
+    );
+    assert!(
+        blocked
+            .next_step
+            .as_deref()
+            .is_some_and(|s| s.starts_with("Check your internet connection")),
+        "{:?}",
+        blocked.next_step
     );
     let indicators = shell.indicators();
     assert_eq!(

@@ -236,7 +236,7 @@ mod tests {
     use super::*;
     use crate::identity::MemoryStore;
 
-    const PROFILE: &str = "client\ndev tun\nremote vpn.example.com 443\n<ca>\n-----BEGIN CERTIFICATE-----\nA\n-----END CERTIFICATE-----\n</ca>\n<cert>\n-----BEGIN CERTIFICATE-----\nB\n-----END CERTIFICATE-----\n</cert>\n<key>\n-----BEGIN PRIVATE KEY-----\nC\n-----END PRIVATE KEY-----\n</key>\n";
+    const PROFILE: &str = "client\ndev tun\nremote vpn.example.com 443\n<ca>\n-----BEGIN CERTIFICATE-----\nQUFB\n-----END CERTIFICATE-----\n</ca>\n<cert>\n-----BEGIN CERTIFICATE-----\nQkJC\n-----END CERTIFICATE-----\n</cert>\n<key>\n-----BEGIN PRIVATE KEY-----\nQ0ND\n-----END PRIVATE KEY-----\n</key>\n";
 
     fn store() -> (tempfile::TempDir, Arc<MemoryStore>, ProfileStore) {
         let dir = tempfile::tempdir().unwrap();
