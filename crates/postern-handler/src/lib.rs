@@ -342,23 +342,22 @@ fn refusals(
             "user-unauthenticated",
             "No authenticated user name came with this connection, and the VPN's rules need one.",
         )),
-        None => {}
-        Some(who) => {
+        Some(who)
             if rules
                 .blocked_users
                 .iter()
                 .filter_map(|b| Identity::parse(b, domain))
-                .any(|b| who.matches(&b))
-            {
-                out.push(Reason::new(
-                    "user-blocked",
-                    format!(
-                        "The user {} is blocked.",
-                        c.username.as_deref().unwrap_or_default().trim()
-                    ),
-                ));
-            }
+                .any(|b| who.matches(&b)) =>
+        {
+            out.push(Reason::new(
+                "user-blocked",
+                format!(
+                    "The user {} is blocked.",
+                    c.username.as_deref().unwrap_or_default().trim()
+                ),
+            ));
         }
+        _ => {}
     }
     if let Some(cn) = &c.common_name {
         let cn_folded = fold(cn);
