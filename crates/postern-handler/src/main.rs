@@ -1,21 +1,24 @@
 //! `postern-handler`: the doors onto the decision.
 //!
 //! - `lambda`: the AWS Lambda function (name it `AWSClientVPN-…`; see docs/handler.md). The
-//!   policy comes from the deployment package (`--policy`, or `POSTERN_POLICY`).
+//!   policy comes from the deployment package (`--policy`, or `POSTERN_POLICY`). Each decision
+//!   is logged as one JSON line on stdout (CloudWatch).
 //! - `decide [--policy FILE] < event.json`: prints the output exactly as the Lambda returns it
-//!   (for admins trying their rules).
+//!   (for admins trying their rules); the decision's log line goes to stderr.
 //! - `openvpn [--policy FILE] FILE`: an OpenVPN `auth-user-pass-verify … via-file` hook for
 //!   self-hosted servers: reads the connection from OpenVPN's environment, writes the message to
-//!   `$auth_failed_reason_file` so a stock client sees it, exits 0 (allow) or 1 (deny).
+//!   `$auth_failed_reason_file` so a stock client sees it, exits 0 (allow) or 1 (deny); the log
+//!   line goes to stderr (OpenVPN's log).
+//! - `validate --policy FILE`: type-checks the policy (TOML and its Cedar policy) with
+//!   line:column errors. `schema` prints the Cedar schema policies are checked against.
 
 use std::io::Read;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use postern_core::egress::CountryDatabase;
-use postern_core::policy::{self, handler::HandlerRules};
-use serde_json::{Value, json};
+use postern_handler::{Handler, LoadError, MAX_EVENT_BYTES, Origin};
+use serde_json::Value;
 
 #[derive(Parser)]
 #[command(
@@ -37,68 +40,69 @@ enum Door {
     /// Decide one event read from standard input.
     Decide,
     /// Run as OpenVPN's auth-user-pass-verify hook (the credentials file is ignored).
-    Openvpn { credentials_file: Option<PathBuf> },
-}
-
-fn rules(
-    policy_file: Option<&std::path::Path>,
-) -> Result<(HandlerRules, Option<CountryDatabase>), String> {
-    let (policy, _) = policy::load(policy_file).map_err(|e| e.to_string())?;
-    let rules = policy.handler.unwrap_or_default();
-    let db = match &rules.geoip_database {
-        Some(p) => Some(CountryDatabase::open(p).map_err(|e| e.to_string())?),
-        None => None,
-    };
-    Ok((rules, db))
-}
-
-/// The handler's input, from OpenVPN's client-connect/auth environment.
-fn event_from_env() -> Value {
-    let var = |k: &str| std::env::var(k).unwrap_or_default();
-    json!({
-        "connection-id": format!("openvpn-{}", var("untrusted_port")),
-        "endpoint-id": "openvpn",
-        "common-name": var("common_name"),
-        "username": var("username"),
-        "platform": var("IV_PLAT"),
-        "platform-version": var("IV_PLAT_VER"),
-        "public-ip": var("untrusted_ip"),
-        "client-openvpn-version": var("IV_VER"),
-        "schema-version": "v2",
-        "groups": []
-    })
+    Openvpn {
+        credentials_file: Option<PathBuf>,
+        /// The `username` in OpenVPN's environment was verified by an auth backend that ran
+        /// before this hook; without it the user rules apply to the certificate's common name.
+        #[arg(long)]
+        verified_username: bool,
+    },
+    /// Check a policy: the TOML rules and the Cedar policy against the schema.
+    Validate,
+    /// Print the Cedar schema handler policies are checked against.
+    Schema,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let loaded = rules(cli.policy.as_deref());
     match cli.command {
-        Door::Lambda => lambda(loaded),
+        Door::Schema => {
+            print!("{}", postern_handler::cedar::SCHEMA);
+            ExitCode::SUCCESS
+        }
+        Door::Validate => validate(cli.policy.as_deref()),
+        Door::Lambda => lambda(Handler::load(cli.policy.as_deref())),
         Door::Decide => {
-            let mut input = String::new();
-            let _ = std::io::stdin().read_to_string(&mut input);
-            let event: Value = serde_json::from_str(&input).unwrap_or(Value::Null);
-            let output = match &loaded {
-                Ok((rules, db)) => postern_handler::decide(rules, db.as_ref(), &event),
-                Err(e) => {
+            let loaded = Handler::load(cli.policy.as_deref());
+            // One byte past the limit is enough to know the event is too large.
+            let mut input = Vec::new();
+            let read = std::io::stdin()
+                .take(MAX_EVENT_BYTES as u64 + 1)
+                .read_to_end(&mut input);
+            let now = jiff::Timestamp::now();
+            let output = match (&loaded, read) {
+                (Ok(handler), Ok(_)) => {
+                    let d = handler.decide_bytes(&input, Origin::Aws, now);
+                    eprintln!("{}", d.log);
+                    d.output
+                }
+                (Err(e), _) => {
                     eprintln!("postern-handler: {e}; denying (fail closed)");
-                    postern_handler::fail_closed(&event)
+                    postern_handler::fail_closed(&Value::Null)
+                }
+                (_, Err(e)) => {
+                    eprintln!("postern-handler: standard input cannot be read ({e}); denying");
+                    postern_handler::fail_closed(&Value::Null)
                 }
             };
             println!("{output}");
             ExitCode::SUCCESS
         }
-        Door::Openvpn { .. } => {
-            let (allow, message) = match &loaded {
-                Ok((rules, db)) => {
-                    let out = postern_handler::decide(rules, db.as_ref(), &event_from_env());
-                    (
-                        out["allow"] == true,
-                        out["error-msg-on-denied-connection"]
-                            .as_str()
-                            .unwrap_or(postern_handler::GENERIC_DENY)
-                            .to_string(),
-                    )
+        Door::Openvpn {
+            verified_username, ..
+        } => {
+            let (allow, message) = match Handler::load(cli.policy.as_deref()) {
+                Ok(handler) => {
+                    let d = handler.decide(
+                        &postern_handler::event_from_openvpn_env(
+                            |k| std::env::var(k).ok(),
+                            verified_username,
+                        ),
+                        Origin::OpenVpn,
+                        jiff::Timestamp::now(),
+                    );
+                    eprintln!("{}", d.log);
+                    (d.allowed(), d.message().to_string())
                 }
                 Err(e) => {
                     eprintln!("postern-handler: {e}; denying (fail closed)");
@@ -116,9 +120,30 @@ fn main() -> ExitCode {
     }
 }
 
+/// Exit 0 and say what was checked, or print every located problem and exit 1.
+fn validate(policy: Option<&Path>) -> ExitCode {
+    match Handler::load(policy) {
+        Ok(handler) => {
+            let cedar = match (&handler.cedar, &handler.rules.cedar_policy) {
+                (Some(_), Some(path)) => format!(
+                    "; the Cedar policy {} type-checks against the schema",
+                    path.display()
+                ),
+                _ => String::new(),
+            };
+            println!("postern-handler: the policy is valid{cedar}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 /// One decision per invocation; a policy that cannot be loaded makes every answer a denial
 /// (logged once, at cold start) instead of a crash the endpoint would report as an error.
-fn lambda(loaded: Result<(HandlerRules, Option<CountryDatabase>), String>) -> ExitCode {
+fn lambda(loaded: Result<Handler, LoadError>) -> ExitCode {
     if let Err(e) = &loaded {
         eprintln!("postern-handler: {e}; every connection will be denied (fail closed)");
     }
@@ -137,7 +162,18 @@ fn lambda(loaded: Result<(HandlerRules, Option<CountryDatabase>), String>) -> Ex
         let loaded = loaded.clone();
         async move {
             Ok::<Value, lambda_runtime::Error>(match loaded.as_ref() {
-                Ok((rules, db)) => postern_handler::decide(rules, db.as_ref(), &event.payload),
+                Ok(handler) => {
+                    // The runtime has already parsed the payload; the size limit still holds.
+                    let size = serde_json::to_vec(&event.payload).map_or(usize::MAX, |b| b.len());
+                    let d = handler.decide_sized(
+                        &event.payload,
+                        size,
+                        Origin::Aws,
+                        jiff::Timestamp::now(),
+                    );
+                    println!("{}", d.log);
+                    d.output
+                }
                 Err(_) => postern_handler::fail_closed(&event.payload),
             })
         }

@@ -23,6 +23,58 @@ pub struct HandlerRules {
     pub deny_message: Option<String>,
     /// Times when connections are refused (planned maintenance).
     pub maintenance_windows: Vec<MaintenanceWindow>,
+    /// What a minimum client version does when the client reports none.
+    pub unknown_client_version: UnknownClientVersion,
+    /// Enforce the decision, or only log it (`shadow`: every connection is allowed).
+    pub mode: HandlerMode,
+    /// A Cedar policy evaluated beside the rules above (the handler reads and type-checks it;
+    /// a relative path is read beside the policy file).
+    pub cedar_policy: Option<std::path::PathBuf>,
+    /// The directory's DNS domain: bare names and `NETBIOS\user` are read as `user@domain`.
+    pub user_domain: Option<String>,
+    /// How the endpoint authenticates users, which names the Cedar context's identity
+    /// namespace (`saml` or `active-directory`); certificates are always `mutual-authentication`.
+    pub user_authentication: UserAuthentication,
+    /// The zone of the Cedar context's local time (default: the first maintenance window's,
+    /// else UTC).
+    pub time_zone: Option<String>,
+}
+
+/// A minimum client version with no version reported: a policy choice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum UnknownClientVersion {
+    #[default]
+    Deny,
+    Allow,
+}
+
+/// The endpoint's user authentication.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum UserAuthentication {
+    #[default]
+    Saml,
+    ActiveDirectory,
+}
+
+/// Whether the handler's decision is enforced or only recorded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum HandlerMode {
+    #[default]
+    Enforce,
+    Shadow,
+}
+
+impl HandlerRules {
+    /// The zone the Cedar context's local time is read in.
+    pub fn local_time_zone(&self) -> &str {
+        self.time_zone
+            .as_deref()
+            .or(self
+                .maintenance_windows
+                .first()
+                .map(|w| w.time_zone.as_str()))
+            .unwrap_or("UTC")
+    }
 }
 
 /// A recurring window in a time zone: on `days` (all when empty), from `start` to `end` local
@@ -214,6 +266,93 @@ pub(super) fn read(t: &mut Table, d: &mut Diagnostics) -> Option<HandlerRules> {
         }
     });
     let maintenance_windows = windows(t, d);
+    let unknown_client_version = match t.string(d, "unknown_client_version") {
+        None => UnknownClientVersion::Deny,
+        Some(s) => match s.get_ref().as_str() {
+            "deny" => UnknownClientVersion::Deny,
+            "allow" => UnknownClientVersion::Allow,
+            other => {
+                d.at(
+                    s.span(),
+                    format!("`handler.unknown_client_version` must be \"deny\" or \"allow\", found \"{other}\""),
+                );
+                UnknownClientVersion::Deny
+            }
+        },
+    };
+    let mode = match t.string(d, "mode") {
+        None => HandlerMode::Enforce,
+        Some(s) => match s.get_ref().as_str() {
+            "enforce" => HandlerMode::Enforce,
+            "shadow" => HandlerMode::Shadow,
+            other => {
+                d.at(
+                    s.span(),
+                    format!("`handler.mode` must be \"enforce\" or \"shadow\", found \"{other}\""),
+                );
+                HandlerMode::Enforce
+            }
+        },
+    };
+    let cedar_policy = t.string(d, "cedar_policy").and_then(|s| {
+        let path = std::path::PathBuf::from(s.get_ref());
+        // A relative path is read beside the policy file, which only the handler knows.
+        match std::fs::metadata(&path) {
+            _ if path.is_relative() => Some(path),
+            Ok(m) if m.is_file() => Some(path),
+            _ => {
+                d.at(
+                    s.span(),
+                    format!(
+                        "the Cedar policy {} cannot be read (is the path right?)",
+                        path.display()
+                    ),
+                );
+                None
+            }
+        }
+    });
+    let user_domain = t.string(d, "user_domain").and_then(|s| {
+        let domain = s.get_ref().trim().to_lowercase();
+        if domain.contains('.') && !domain.contains(['@', '\\', ' ']) {
+            Some(domain)
+        } else {
+            d.at(
+                s.span(),
+                format!("`handler.user_domain` must be a DNS domain such as \"corp.example.com\", found \"{}\"", s.get_ref()),
+            );
+            None
+        }
+    });
+    let user_authentication = match t.string(d, "user_authentication") {
+        None => UserAuthentication::Saml,
+        Some(s) => match s.get_ref().as_str() {
+            "saml" => UserAuthentication::Saml,
+            "active-directory" => UserAuthentication::ActiveDirectory,
+            other => {
+                d.at(
+                    s.span(),
+                    format!("`handler.user_authentication` must be \"saml\" or \"active-directory\", found \"{other}\""),
+                );
+                UserAuthentication::Saml
+            }
+        },
+    };
+    let time_zone =
+        t.string(d, "time_zone")
+            .and_then(|s| match jiff::tz::TimeZone::get(s.get_ref()) {
+                Ok(_) => Some(s.into_inner()),
+                Err(_) => {
+                    d.at(
+                        s.span(),
+                        format!(
+                            "unknown time zone \"{}\" (use an IANA name such as Europe/Berlin)",
+                            s.get_ref()
+                        ),
+                    );
+                    None
+                }
+            });
     if !allowed_countries.is_empty() && geoip_database.is_none() && d.issues.len() == before {
         d.at(
             t.span(),
@@ -231,6 +370,12 @@ pub(super) fn read(t: &mut Table, d: &mut Diagnostics) -> Option<HandlerRules> {
         min_client_version,
         deny_message,
         maintenance_windows,
+        unknown_client_version,
+        mode,
+        cedar_policy,
+        user_domain,
+        user_authentication,
+        time_zone,
     })
 }
 
