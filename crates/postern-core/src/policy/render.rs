@@ -138,6 +138,9 @@ mod tests {
     #[test]
     fn output_is_stable() {
         assert_eq!(render(Kind::Scp, &nat()), render(Kind::Scp, &nat()));
-        assert!(render(Kind::Iam, &nat()).starts_with("{\n  \"Statement\""));
+        assert!(
+            render(Kind::Iam, &nat())
+                .starts_with("{\n  \"Version\": \"2012-10-17\",\n  \"Statement\"")
+        );
     }
 }
