@@ -357,7 +357,8 @@ fn accepted(fake: &Fake, n: usize) {
 }
 
 const PEM: &str = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----";
-const KEY_CANARY: &str = "MIIEkeycanary";
+// Valid base64, so that the profile is accepted and re-encoded as it is.
+const KEY_CANARY: &str = "MIIEkeycanaryABC";
 
 #[test]
 fn a_fake_helper_and_a_fake_agent_on_a_redirected_path_get_not_one_byte() {
