@@ -3,7 +3,7 @@
 use ipnet::IpNet;
 
 use super::egress::read_countries;
-use super::reader::{Diagnostics, Table};
+use super::reader::{Diagnostics, Located, Table};
 use crate::posture::Version;
 
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -120,6 +120,23 @@ fn weekday(name: &str) -> Option<jiff::civil::Weekday> {
     })
 }
 
+/// The zone's IANA name if the bundled database knows it; otherwise its location is reported.
+fn known_time_zone(d: &mut Diagnostics, s: Located<String>) -> Option<String> {
+    match jiff::tz::TimeZone::get(s.get_ref()) {
+        Ok(_) => Some(s.into_inner()),
+        Err(_) => {
+            d.at(
+                s.span(),
+                format!(
+                    "unknown time zone \"{}\" (use an IANA name such as Europe/Berlin)",
+                    s.get_ref()
+                ),
+            );
+            None
+        }
+    }
+}
+
 fn windows(t: &mut Table, d: &mut Diagnostics) -> Vec<MaintenanceWindow> {
     let mut out = Vec::new();
     for mut w in t.tables(d, "maintenance_windows") {
@@ -142,22 +159,9 @@ fn windows(t: &mut Table, d: &mut Diagnostics) -> Vec<MaintenanceWindow> {
         };
         let start = time(&mut w, d, "start");
         let end = time(&mut w, d, "end");
-        let time_zone =
-            w.required_string(d, "time_zone").and_then(|s| {
-                match jiff::tz::TimeZone::get(s.get_ref()) {
-                    Ok(_) => Some(s.into_inner()),
-                    Err(_) => {
-                        d.at(
-                            s.span(),
-                            format!(
-                                "unknown time zone \"{}\" (use an IANA name such as Europe/Berlin)",
-                                s.get_ref()
-                            ),
-                        );
-                        None
-                    }
-                }
-            });
+        let time_zone = w
+            .required_string(d, "time_zone")
+            .and_then(|s| known_time_zone(d, s));
         let days = w
             .strings(d, "days")
             .unwrap_or_default()
@@ -338,21 +342,7 @@ pub(super) fn read(t: &mut Table, d: &mut Diagnostics) -> Option<HandlerRules> {
             }
         },
     };
-    let time_zone =
-        t.string(d, "time_zone")
-            .and_then(|s| match jiff::tz::TimeZone::get(s.get_ref()) {
-                Ok(_) => Some(s.into_inner()),
-                Err(_) => {
-                    d.at(
-                        s.span(),
-                        format!(
-                            "unknown time zone \"{}\" (use an IANA name such as Europe/Berlin)",
-                            s.get_ref()
-                        ),
-                    );
-                    None
-                }
-            });
+    let time_zone = t.string(d, "time_zone").and_then(|s| known_time_zone(d, s));
     if !allowed_countries.is_empty() && geoip_database.is_none() && d.issues.len() == before {
         d.at(
             t.span(),
