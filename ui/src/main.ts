@@ -51,6 +51,9 @@ function renderSession(p: Presentation): void {
   el<HTMLButtonElement>("disconnect").disabled = !p.canDisconnect;
   el("sign-in").hidden = p.signIn === null;
   setText("sign-in-code", p.signIn?.code ?? null);
+  el("sign-in-confirm").hidden = !p.signIn?.code;
+  // Shown as text to copy: the button opens it, after the Rust side has checked it again.
+  el("sign-in-url").textContent = p.signIn?.url ?? "";
   el("protected").hidden = p.state !== "ready";
   if (p.target) el("target").textContent = `${p.target.account} / ${p.target.role}`;
   el("egress").textContent = p.egressText ?? "";

@@ -6,6 +6,7 @@
 mod orchestrator;
 pub mod parts;
 mod server;
+pub mod tunnel;
 
 pub mod client;
 pub mod diagnostics;

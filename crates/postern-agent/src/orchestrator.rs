@@ -19,6 +19,7 @@ use postern_core::session::{
     Action, Attempt, Cause, Event, Request, Session, SessionState, Step, Target, Transition,
 };
 use postern_core::vpn::ProfileStore;
+use postern_core::vpn::saml::PlainHttp;
 use postern_core::vpn::tunnel::TunnelState;
 use postern_ipc::agent::AgentError;
 use time::OffsetDateTime;
@@ -26,6 +27,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::AbortHandle;
 
 use crate::parts::{Parts, Prompt};
+use crate::tunnel::VpnSignIn;
 
 pub struct AgentConfig {
     pub policy: OrgPolicy,
@@ -171,6 +173,10 @@ pub(crate) fn start(config: AgentConfig) -> Result<Handle, String> {
             .map(|e| e.nat_addresses.clone())
             .unwrap_or_default(),
         config.helper_socket.clone(),
+        VpnSignIn {
+            open_browser: config.open_browser,
+            plain_http: PlainHttp::from_policy(Some(&config.policy)),
+        },
         config.profiles.clone(),
     );
     Ok(start_with(config, parts, Tuning::default()))
@@ -578,8 +584,8 @@ impl Orchestrator {
     }
 
     fn spawn_tunnel(&mut self, profile: String) {
-        let text = match self.parts.profiles.render(&profile) {
-            Ok(text) => text,
+        let profile = match self.parts.profiles.prepare(&profile) {
+            Ok(prepared) => prepared,
             Err(cause) => {
                 let attempt = self.session.attempt();
                 self.observe(attempt, Event::Failed(cause));
@@ -605,7 +611,7 @@ impl Orchestrator {
                         }
                     }
                 };
-                let (outcome, ()) = tokio::join!(helper.tunnel(profile, text, states), forward);
+                let (outcome, ()) = tokio::join!(helper.tunnel(profile, states), forward);
                 match outcome {
                     Ok(()) => Event::Failed(Cause::HelperUnavailable {
                         detail: "the VPN helper stopped reporting the tunnel".into(),

@@ -17,12 +17,14 @@ use postern_core::identity::{
 use postern_core::policy::access::AccessRule;
 use postern_core::posture::{self, PostureReport, Requirements};
 use postern_core::session::Cause;
-use postern_core::vpn::ProfileStore;
 use postern_core::vpn::store::ProfileStoreError;
-use postern_core::vpn::tunnel::{TunnelFailure, TunnelState};
+use postern_core::vpn::tunnel::TunnelState;
+use postern_core::vpn::{AuthMode, Profile, ProfileStore};
 use postern_ipc::HelperError;
-use postern_ipc::client::{HelperClient, HelperClientError};
+use postern_ipc::client::HelperClientError;
 use tokio::sync::mpsc;
+
+use crate::tunnel::{TunnelDriver, VpnSignIn};
 
 /// A part's work, run by the orchestrator in a task of its own.
 pub type Task<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
@@ -53,14 +55,32 @@ pub trait EgressCheck: Send + Sync {
     fn check(&self, settings: EgressSettings) -> Task<Result<Verdict, Cause>>;
 }
 
+/// A profile ready for the helper: its name, OpenVPN's text (with its key from the keychain),
+/// and whether the endpoint signs in by SAML (`auth-federate`).
+#[derive(Debug, Clone)]
+pub struct PreparedProfile {
+    pub name: String,
+    pub text: String,
+    pub federated: bool,
+}
+
+impl PreparedProfile {
+    pub fn of(name: &str, profile: &Profile) -> Self {
+        PreparedProfile {
+            name: name.to_string(),
+            text: profile.render(true),
+            federated: profile.auth == AuthMode::Federated,
+        }
+    }
+}
+
 pub trait Helper: Send + Sync {
-    /// Brings the tunnel of `profile` up and forwards its states into `states` until the helper
-    /// stops watching. Refusals of the tunnel itself arrive as a `Failed` state; a helper that
-    /// cannot be used is the error.
+    /// Brings the tunnel of `profile` up (signing in to the VPN when it asks) and forwards its
+    /// states into `states` until the helper stops watching. Refusals of the tunnel itself
+    /// arrive as a `Failed` state; a helper that cannot be used is the error.
     fn tunnel(
         &self,
-        profile: String,
-        text: String,
+        profile: PreparedProfile,
         states: mpsc::Sender<TunnelState>,
     ) -> Task<Result<(), Cause>>;
     fn disconnect(&self) -> Task<()>;
@@ -68,8 +88,7 @@ pub trait Helper: Send + Sync {
 
 pub trait Profiles: Send + Sync {
     fn list(&self) -> Result<Vec<String>, Cause>;
-    /// The profile as OpenVPN gets it (with its key from the keychain).
-    fn render(&self, name: &str) -> Result<String, Cause>;
+    fn prepare(&self, name: &str) -> Result<PreparedProfile, Cause>;
 }
 
 #[derive(Clone)]
@@ -87,6 +106,7 @@ impl Parts {
         region: String,
         nat: Vec<ipnet::IpNet>,
         helper_socket: PathBuf,
+        vpn_sign_in: VpnSignIn,
         profiles: PathBuf,
     ) -> Self {
         Parts {
@@ -97,9 +117,11 @@ impl Parts {
             }),
             posture: Arc::new(RealPosture),
             egress: Arc::new(RealEgress),
-            helper: Arc::new(RealHelper {
-                socket: helper_socket,
-            }),
+            helper: Arc::new(TunnelDriver::new(
+                helper_socket,
+                vpn_sign_in,
+                "postern-agent",
+            )),
             profiles: Arc::new(RealProfiles { dir: profiles }),
         }
     }
@@ -284,78 +306,6 @@ impl EgressCheck for RealEgress {
     }
 }
 
-struct RealHelper {
-    socket: PathBuf,
-}
-
-impl Helper for RealHelper {
-    fn tunnel(
-        &self,
-        profile: String,
-        text: String,
-        states: mpsc::Sender<TunnelState>,
-    ) -> Task<Result<(), Cause>> {
-        let socket = self.socket.clone();
-        Box::pin(async move {
-            let mut control = HelperClient::connect(&socket, "postern-agent")
-                .await
-                .map_err(|e| helper_cause(&e))?;
-            // A fresh Connect starts over: a tunnel of this profile still up or reconnecting
-            // from the previous attempt is ours, and is taken down first.
-            if let Ok(current) = control.status().await
-                && !current.is_final()
-                && current.profile() == Some(profile.as_str())
-            {
-                tracing::info!(profile, "taking down the previous attempt's tunnel");
-                let _ = control.disconnect().await;
-            }
-            if let Err(e) = control.connect_tunnel(&profile, &text).await {
-                let failure = match e {
-                    HelperClientError::Refused(HelperError::Tunnel { failure }) => failure,
-                    HelperClientError::Refused(
-                        HelperError::ProtocolMismatch { .. } | HelperError::NotAllowed { .. },
-                    )
-                    | HelperClientError::NotRunning { .. }
-                    | HelperClientError::NoPermission { .. }
-                    | HelperClientError::Broken(_) => return Err(helper_cause(&e)),
-                    other => TunnelFailure::Fatal {
-                        message: other.to_string(),
-                    },
-                };
-                let _ = states
-                    .send(TunnelState::Failed {
-                        profile: profile.clone(),
-                        cause: failure,
-                    })
-                    .await;
-                return Ok(());
-            }
-            let watch = HelperClient::connect(&socket, "postern-agent")
-                .await
-                .map_err(|e| helper_cause(&e))?;
-            let mut stream = watch.watch().await.map_err(|e| helper_cause(&e))?;
-            while let Some(state) = stream.next().await {
-                if states.send(state).await.is_err() {
-                    return Ok(());
-                }
-            }
-            // The helper went away while the tunnel was ours: it cannot be trusted.
-            Err(Cause::HelperUnavailable {
-                detail: "the VPN helper stopped".into(),
-            })
-        })
-    }
-
-    fn disconnect(&self) -> Task<()> {
-        let socket = self.socket.clone();
-        Box::pin(async move {
-            if let Ok(mut helper) = HelperClient::connect(&socket, "postern-agent").await {
-                let _ = helper.disconnect().await;
-            }
-        })
-    }
-}
-
 struct RealProfiles {
     dir: PathBuf,
 }
@@ -382,10 +332,8 @@ impl Profiles for RealProfiles {
             .map_err(|e| profile_cause(&e))
     }
 
-    fn render(&self, name: &str) -> Result<String, Cause> {
-        self.store()
-            .load(name)
-            .map(|p| p.render(true))
-            .map_err(|e| profile_cause(&e))
+    fn prepare(&self, name: &str) -> Result<PreparedProfile, Cause> {
+        let profile = self.store().load(name).map_err(|e| profile_cause(&e))?;
+        Ok(PreparedProfile::of(name, &profile))
     }
 }

@@ -5,13 +5,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Subcommand;
+use postern_agent::parts::{Helper, PreparedProfile};
+use postern_agent::tunnel::{TunnelDriver, VpnSignIn};
 use postern_core::identity::KeyringStore;
 use postern_core::policy;
-use postern_core::vpn::saml::{AcsListener, PlainHttp, openable_sign_in_url};
+use postern_core::session::Cause;
+use postern_core::vpn::ProfileStore;
+use postern_core::vpn::saml::PlainHttp;
 use postern_core::vpn::tunnel::{TunnelFailure, TunnelState};
-use postern_core::vpn::{AuthMode, ProfileStore};
-use postern_ipc::HelperError;
 use postern_ipc::client::{HelperClient, HelperClientError, socket_path};
+use tokio::sync::mpsc;
 
 use crate::output::{Failure, print_json};
 
@@ -141,9 +144,11 @@ pub fn describe(state: &TunnelState) -> String {
             profile,
             tunnel_ip,
             endpoint_ip,
+            dns,
         } => {
             format!(
-                "VPN: connected '{profile}' (tunnel address {tunnel_ip}, endpoint {endpoint_ip})"
+                "VPN: connected '{profile}' (tunnel address {tunnel_ip}, endpoint {endpoint_ip})\n{}",
+                dns.describe()
             )
         }
         TunnelState::Reconnecting {
@@ -168,34 +173,24 @@ async fn connect(
     policy_file: Option<&Path>,
 ) -> Result<(), Failure> {
     let profile = store().load(name)?;
-    // SAML profiles: the IdP posts the assertion to 127.0.0.1:35001; listen before connecting.
-    let acs = match profile.auth {
-        AuthMode::Federated => Some(AcsListener::bind().await?),
-        _ => None,
-    };
-    let socket = socket_path();
-    let mut control = helper().await?;
-    match control.connect_tunnel(name, &profile.render(true)).await {
-        Ok(_) => {}
-        Err(HelperClientError::Refused(HelperError::Tunnel { failure })) => {
-            return Err(failure.into());
-        }
-        Err(e) => return Err(e.into()),
-    }
+    // Without a readable policy only https:// sign-in pages open.
+    let policy = policy::load(policy_file).ok().map(|(p, _)| p);
+    let driver = TunnelDriver::new(
+        socket_path(),
+        VpnSignIn {
+            open_browser,
+            plain_http: PlainHttp::from_policy(policy.as_ref()),
+        },
+        "postern-cli",
+    );
+    let prepared = PreparedProfile::of(name, &profile);
     eprintln!("Connecting '{name}'...");
-    let mut states = HelperClient::connect(&socket, "postern-cli")
-        .await?
-        .watch()
-        .await?;
+    let (states, mut received) = mpsc::channel(16);
+    // The driver owns the sender: once it ends, the states it sent are read, then `None`.
+    let driving = tokio::spawn(driver.tunnel(prepared, states));
     // The helper bounds every attempt itself; this only guards against a helper that hangs.
     let wait = tokio::time::timeout(Duration::from_secs(600), async {
-        let mut assertion_sent = false;
-        loop {
-            let Some(state) = states.next().await else {
-                return Err(
-                    HelperClientError::Broken("the helper closed the connection".into()).into(),
-                );
-            };
+        while let Some(state) = received.recv().await {
             match state {
                 TunnelState::Connected { .. } => return Ok(state),
                 TunnelState::Failed { cause, .. } => return Err(Failure::from(cause)),
@@ -205,38 +200,20 @@ async fn connect(
                     }
                     .into());
                 }
-                TunnelState::AwaitingBrowser { url, .. } if !assertion_sent => {
-                    let Some(acs) = &acs else {
-                        return Err(TunnelFailure::SamlUnsupported.into());
-                    };
-                    // The server's address is checked before it is opened or shown; without a
-                    // readable policy only https:// pages are.
-                    let policy = policy::load(policy_file).ok().map(|(p, _)| p);
-                    let url =
-                        match openable_sign_in_url(&url, PlainHttp::from_policy(policy.as_ref())) {
-                            Ok(url) => url,
-                            Err(refused) => {
-                                // Nobody will sign in: take the waiting tunnel down now.
-                                let _ = control.disconnect().await;
-                                return Err(refused.into());
-                            }
-                        };
-                    let opened = open_browser && webbrowser::open(url.as_str()).is_ok();
-                    eprintln!(
-                        "{}\nOpen: {url}",
-                        if opened {
-                            "Sign in to the VPN in your browser."
-                        } else {
-                            "Open this address in a browser on this machine to sign in to the VPN:"
-                        }
-                    );
-                    let assertion = acs.wait_for_assertion(Duration::from_secs(300)).await?;
-                    control.saml_response(&assertion).await?;
-                    assertion_sent = true;
+                TunnelState::AwaitingBrowser { url, .. } => {
+                    eprintln!("Sign in to the VPN in your browser.\nOpen: {url}");
                 }
                 _ => {}
             }
         }
+        // The driver stopped without a final state: it says why.
+        let cause = match driving.await {
+            Ok(Err(cause)) => cause,
+            _ => Cause::HelperUnavailable {
+                detail: "the helper stopped reporting the tunnel".into(),
+            },
+        };
+        Err(Failure::from(cause))
     })
     .await;
     match wait {

@@ -12,6 +12,8 @@
 //!   frames buffered only as their bytes arrive.
 //! - Never panics on input: every connection is its own task, every error a typed reply.
 
+#[cfg_attr(not(unix), allow(dead_code))]
+mod dns;
 #[cfg(unix)]
 mod owner;
 #[cfg(unix)]
@@ -61,6 +63,10 @@ pub struct Args {
     /// Seconds a first connection may take.
     #[arg(long, default_value_t = 60)]
     pub connect_timeout: u64,
+    /// The resolver manager's tool that takes the VPN's pushed DNS (`resolvectl` for
+    /// systemd-resolved on Linux, `scutil` on macOS).
+    #[arg(long, default_value = dns::DEFAULT_TOOL)]
+    pub resolver_tool: PathBuf,
 }
 
 #[cfg(unix)]

@@ -89,6 +89,7 @@ mod tests {
                 profile: "corp".into(),
                 tunnel_ip: "10.0.0.2".into(),
                 endpoint_ip: "192.0.2.1".into(),
+                dns: Default::default(),
             },
         };
         assert_eq!(shown_to(&up, 1001), up.state);

@@ -9,6 +9,7 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use postern_core::vpn::dns::{LogFact, PushedDns, log_fact};
 use postern_core::vpn::tunnel::{
     ManagementLine, TunnelFailure, TunnelState, TunnelStateRecord, parse_management_line,
     parse_openvpn_version,
@@ -22,6 +23,7 @@ use tokio::process::{Child, Command};
 use tokio::sync::{Mutex as AsyncMutex, mpsc, watch};
 
 use crate::Args;
+use crate::dns::Resolver;
 use crate::owner::{Published, ROOT, TunnelOwner, may_use, shown_to};
 
 const LOG_LINES: usize = 2000;
@@ -59,6 +61,7 @@ pub struct Supervisor {
     /// (received, sent) bytes from the last `>BYTECOUNT`.
     traffic: Arc<Mutex<(u64, u64)>>,
     running: AsyncMutex<Option<Running>>,
+    resolver: Arc<Resolver>,
     /// The OpenVPN binary that passed the version check, and its modification time: checked
     /// once, not on every connect (running `openvpn --version` costs a process start).
     checked_openvpn: Mutex<Option<std::time::SystemTime>>,
@@ -112,6 +115,7 @@ impl Supervisor {
             history,
             traffic: Arc::new(Mutex::new((0, 0))),
             running: AsyncMutex::new(None),
+            resolver: Arc::new(Resolver::new(args.resolver_tool.clone())),
             checked_openvpn: Mutex::new(None),
         })
     }
@@ -301,6 +305,7 @@ impl Supervisor {
             connect_timeout,
             pid_file: pid_file(&self.args.state_dir),
             federation,
+            resolver: self.resolver.clone(),
         };
         let task = tokio::spawn(tunnel.run(child, stop_rx, saml_rx));
         *running = Some(Running {
@@ -371,6 +376,7 @@ struct Tunnel {
     connect_timeout: Duration,
     pid_file: PathBuf,
     federation: Option<Federation>,
+    resolver: Arc<Resolver>,
 }
 
 /// Progress of the SAML round trip inside one tunnel.
@@ -478,7 +484,8 @@ impl Tunnel {
         let _ = std::fs::remove_file(&self.config);
         let (reader, mut writer) = stream.into_split();
         let mut lines = BufReader::new(reader).lines();
-        if send(&mut writer, "state on\nbytecount 5\nhold release\n")
+        // `log on`: OpenVPN's log arrives in order with its states (the push, the tun device).
+        if send(&mut writer, "state on\nlog on\nbytecount 5\nhold release\n")
             .await
             .is_err()
         {
@@ -492,6 +499,9 @@ impl Tunnel {
         let mut deadline = tokio::time::Instant::now() + self.connect_timeout;
         let mut waiting = true;
         let mut sign_in = SamlProgress::default();
+        // The tunnel's interface and the endpoint's DNS, as OpenVPN logs them before CONNECTED.
+        let (mut device, mut pushed) = (None::<String>, PushedDns::default());
+        let mut dns_set = false;
         loop {
             let line = tokio::select! {
                 line = lines.next_line() => line,
@@ -547,10 +557,14 @@ impl Tunnel {
                         connected_once = true;
                         waiting = false;
                         reconnects = 0;
+                        // After a reconnect the push is read again and applied afresh.
+                        let dns = self.resolver.apply(device.as_deref(), &pushed).await;
+                        dns_set |= !matches!(dns, postern_core::vpn::dns::DnsState::NotPushed);
                         self.publish(TunnelState::Connected {
                             profile: self.profile.clone(),
                             tunnel_ip,
                             endpoint_ip: remote_ip,
+                            dns,
                         });
                     }
                     // The SAML challenge ends the first attempt with auth-failure by design.
@@ -626,6 +640,11 @@ impl Tunnel {
                     failure = Some(TunnelFailure::PasswordUnsupported);
                     let _ = send(&mut writer, "signal SIGTERM\n").await;
                 }
+                ManagementLine::Log(message) => match log_fact(&message) {
+                    Some(LogFact::Pushed(dns)) => pushed = dns,
+                    Some(LogFact::Device(name)) => device = Some(name),
+                    None => {}
+                },
                 ManagementLine::ByteCount { received, sent } => {
                     if let Ok(mut t) = self.traffic.lock() {
                         *t = (received, sent);
@@ -636,6 +655,9 @@ impl Tunnel {
                 }
                 _ => {}
             }
+        }
+        if dns_set {
+            self.resolver.revert(device.as_deref()).await;
         }
         match failure {
             Some(f) => Outcome::Failed(f),

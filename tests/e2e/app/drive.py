@@ -2,8 +2,11 @@
 """Drives the real Postern window through WebKitWebDriver (W3C WebDriver, stdlib only), inside the
 lab's laptop namespace: sign in, Connect, see Ready and the Elastic IP, lose the VPN server, see
 the blocked state with its reason. Saves a screenshot of each state. Every wait is bounded.
+With the profile name SAML_PROFILE it connects that profile instead: after the Identity Center
+code, the window asks for the VPN's own sign-in; the page it links is opened in the lab's browser
+as the person would, and the run ends at Ready.
 
-usage: drive.py WEBDRIVER_URL APP_BINARY SHOTS_DIR AWS_URL LAB_SCRIPT
+usage: drive.py WEBDRIVER_URL APP_BINARY SHOTS_DIR AWS_URL LAB_SCRIPT [SAML_PROFILE]
 Prints one JSON line per observation, for the Rust test to assert on.
 """
 import json
@@ -15,6 +18,7 @@ import urllib.parse
 import urllib.request
 
 WD, APP, SHOTS, AWS, LAB = sys.argv[1:6]
+SAML_PROFILE = sys.argv[6] if len(sys.argv) > 6 else None
 
 
 def call(method, path, body=None):
@@ -52,6 +56,8 @@ def state():
       return {indicator: s.dataset.indicator || null, state: s.dataset.state || null,
               headline: text('headline'), reason: text('reason'), nextStep: text('next-step'),
               code: text('sign-in-code'), egress: document.getElementById('egress').textContent,
+              signInShown: !document.getElementById('sign-in').hidden,
+              signInUrl: document.getElementById('sign-in-url').textContent,
               target: document.getElementById('target').textContent,
               protectedShown: !document.getElementById('protected').hidden};""")
 
@@ -99,6 +105,8 @@ try:
     observe(step="idle", **s)
     screenshot("1-not-connected.png")
 
+    if SAML_PROFILE:
+        js(f"document.getElementById('profile').value = '{SAML_PROFILE}';")
     click("#connect")
     s = wait_for("the sign-in code", lambda s: s["code"], 30)
     observe(step="sign-in", **s)
@@ -106,6 +114,17 @@ try:
     form = urllib.parse.urlencode({"user_code": s["code"], "decision": "approve"}).encode()
     with urllib.request.urlopen(AWS + "/device", data=form, timeout=10) as r:
         assert b"approved" in r.read()
+
+    if SAML_PROFILE:
+        s = wait_for("the VPN sign-in", lambda s: s["state"] in ("vpn-sign-in", "blocked"), 60)
+        observe(step="vpn-sign-in", **s)
+        screenshot("saml-1-vpn-sign-in.png")
+        browser = os.path.join(os.path.dirname(LAB), "lab-browser")
+        subprocess.run([browser, s["signInUrl"]], check=True, timeout=20)
+        s = wait_for("Ready", lambda s: s["indicator"] in ("ready", "blocked"), 60)
+        observe(step="ready", **s)
+        screenshot("saml-2-ready.png")
+        sys.exit(0)
 
     s = wait_for("Ready", lambda s: s["indicator"] in ("ready", "blocked"), 90)
     observe(step="ready", **s)

@@ -20,6 +20,10 @@ pub const ROLE: &str = "Developer";
 pub const LAPTOP_IP: &str = "198.51.100.10";
 pub const ECHO_URL: &str = "http://192.0.2.80/";
 
+/// The lab's systemd-resolved (unpacked by scripts/setup) and the private system bus it is on.
+pub const RESOLVECTL: &str = "/var/cache/postern-lab/systemd-resolved/usr/bin/resolvectl";
+pub const SYSTEM_BUS: &str = "unix:path=/run/postern-lab-bus/system_bus";
+
 pub fn script() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../lab/lab")
 }
@@ -160,15 +164,16 @@ pub fn tun_devices() -> Vec<String> {
         .collect()
 }
 
-/// Processes in the laptop namespace other than `except`.
+/// Processes in the laptop namespace other than `except` and the laptop's own resolver.
 pub fn laptop_processes(except: u32) -> Vec<String> {
     let out = Command::new("ip")
         .args(["netns", "pids", "pl-laptop"])
         .output()
         .expect("ip netns pids");
+    let resolver = std::fs::read_to_string("/run/postern-lab/resolved.pid").unwrap_or_default();
     String::from_utf8_lossy(&out.stdout)
         .split_whitespace()
-        .filter(|p| *p != except.to_string())
+        .filter(|p| *p != except.to_string() && *p != resolver.trim())
         .filter_map(|p| std::fs::read_to_string(format!("/proc/{p}/comm")).ok())
         .map(|c| c.trim().to_string())
         .collect()
@@ -196,6 +201,10 @@ impl Helper {
             .arg("--state-dir")
             .arg(dir.path().join("state"))
             .args(["--reconnect-timeout", "10", "--connect-timeout", "20"])
+            // The laptop's systemd-resolved, on the lab's system bus.
+            .arg("--resolver-tool")
+            .arg(RESOLVECTL)
+            .env("DBUS_SYSTEM_BUS_ADDRESS", SYSTEM_BUS)
             .args(extra)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -339,6 +348,34 @@ pub fn aws() -> Spawned {
 
 /// A user whose policy requires every gate (posture, VPN, egress) for the lab's account and
 /// role, with the lab's VPN profile (certificate alice.lab.test) imported as `corp`.
+/// The lab's stand-in browser for the VPN's SAML sign-in (used as `$BROWSER`).
+pub fn browser() -> std::path::PathBuf {
+    script().with_file_name("lab-browser")
+}
+
+/// Opens a sign-in page as a person at the laptop would: the lab's browser, in its namespace,
+/// posting the IdP's answer to the laptop's 127.0.0.1:35001.
+pub fn open_in_laptop_browser(url: &str) {
+    let status = std::process::Command::new("ip")
+        .args(["netns", "exec", "pl-laptop"])
+        .arg(browser())
+        .arg(url)
+        .status()
+        .expect("ip netns exec");
+    assert!(status.success(), "the lab browser did not start");
+}
+
+/// The lab's SAML profile (`auth-federate`), imported as `name`.
+pub fn import_saml_profile(user: &crate::User, name: &str) {
+    let file = user.home.path().join(format!("{name}.ovpn"));
+    lab(&[
+        "saml-profile",
+        "alice.lab.test",
+        file.to_str().expect("utf-8 path"),
+    ]);
+    crate::Run::from(user.postern().arg("vpn").arg("import").arg(&file)).assert_ok();
+}
+
 pub fn connect_user() -> crate::User {
     let user = crate::User::with_policy(&format!(
         "[identity_center]\nstart_url = \"https://lab.awsapps.com/start\"\nregion = \"eu-west-1\"\n\n\

@@ -142,12 +142,15 @@ impl Desktop {
     }
 }
 
-#[test]
-fn the_window_signs_in_connects_shows_ready_and_the_blocked_reason_with_exactly_the_expected_notifications()
- {
-    let desktop = Desktop::new();
-    let (user, display, notify_log) = (&desktop.user, &desktop.display, &desktop.notify_log);
-
+/// One run of tests/e2e/app/drive.py against the app under WebKitWebDriver in the laptop
+/// namespace; `saml` names the SAML profile to connect instead of the default. Returns the
+/// observations (one JSON line each), the whole output and the app's log.
+fn drive_window(
+    desktop: &Desktop,
+    saml: Option<&str>,
+    env: &[(&str, &Path)],
+) -> (Vec<serde_json::Value>, String, String) {
+    let user = &desktop.user;
     // WebKitWebDriver in the laptop namespace starts the app with its own environment.
     let mut driver = Command::new("ip");
     driver
@@ -164,26 +167,29 @@ fn the_window_signs_in_connects_shows_ready_and_the_blocked_reason_with_exactly_
     driver
         .env("TAURI_WEBVIEW_AUTOMATION", "true")
         .env("POSTERN_DIAGNOSTICS_DIR", user.home.path());
+    for (k, v) in env {
+        driver.env(k, v);
+    }
     let _driver = Spawned(
         driver
             .spawn()
             .expect("WebKitWebDriver (apt install webkit2gtk-driver)"),
     );
 
-    let shots = shots_dir();
     let started = Instant::now();
     let run = Command::new("ip")
-        .env("DISPLAY", display)
+        .env("DISPLAY", &desktop.display)
         .args(["netns", "exec", "pl-laptop", "python3"])
         .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("app/drive.py"))
         .arg("http://127.0.0.1:4445")
         .arg(bin("postern-app"))
-        .arg(&shots)
+        .arg(shots_dir())
         .arg(AWS)
         .arg(lab::script())
+        .args(saml)
         .output()
         .unwrap();
-    let out = String::from_utf8_lossy(&run.stdout);
+    let out = String::from_utf8_lossy(&run.stdout).to_string();
     let app_log =
         std::fs::read_to_string(user.home.path().join("logs/app.log")).unwrap_or_default();
     assert!(
@@ -192,16 +198,28 @@ fn the_window_signs_in_connects_shows_ready_and_the_blocked_reason_with_exactly_
         started.elapsed(),
         String::from_utf8_lossy(&run.stderr)
     );
-    let steps: Vec<serde_json::Value> = out
+    let steps = out
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    let step = |name: &str| {
-        steps
-            .iter()
-            .find(|s| s["step"] == name)
-            .unwrap_or_else(|| panic!("no {name} step in {out}"))
-    };
+    (steps, out, app_log)
+}
+
+fn step<'a>(steps: &'a [serde_json::Value], out: &str, name: &str) -> &'a serde_json::Value {
+    steps
+        .iter()
+        .find(|s| s["step"] == name)
+        .unwrap_or_else(|| panic!("no {name} step in {out}"))
+}
+
+#[test]
+fn the_window_signs_in_connects_shows_ready_and_the_blocked_reason_with_exactly_the_expected_notifications()
+ {
+    let desktop = Desktop::new();
+    let notify_log = &desktop.notify_log;
+    let shots = shots_dir();
+    let (steps, out, app_log) = drive_window(&desktop, None, &[]);
+    let step = |name: &str| step(&steps, &out, name);
     assert_eq!(step("idle")["headline"], "Not connected");
     assert!(step("sign-in")["code"].as_str().unwrap().contains('-'));
     let ready = step("ready");
@@ -290,6 +308,44 @@ fn the_window_signs_in_connects_shows_ready_and_the_blocked_reason_with_exactly_
         .unwrap();
     assert!(String::from_utf8_lossy(&owner.stdout).contains("true"));
     assert!(app_log.contains("notified"), "{app_log}");
+}
+
+#[test]
+fn the_window_signs_in_to_a_saml_vpn_and_reaches_ready() {
+    let desktop = Desktop::new();
+    lab::import_saml_profile(&desktop.user, "corp-saml");
+    // A browser that only records what the app asked it to open: the person then opens the
+    // window's link themselves (drive.py, with the lab's browser).
+    let opened = desktop.user.home.path().join("opened.log");
+    let browser = desktop.user.home.path().join("recording-browser");
+    std::fs::write(
+        &browser,
+        format!("#!/bin/sh\necho \"$1\" >> '{}'\n", opened.display()),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        &browser,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let (steps, out, app_log) = drive_window(&desktop, Some("corp-saml"), &[("BROWSER", &browser)]);
+    let step = |name: &str| step(&steps, &out, name);
+
+    let sign_in = step("vpn-sign-in");
+    assert_eq!(sign_in["state"], "vpn-sign-in", "{sign_in}\n{app_log}");
+    assert_eq!(sign_in["headline"], "Sign in to the VPN in your browser");
+    assert_eq!(sign_in["signInShown"], true);
+    assert!(sign_in["code"].is_null(), "no code to confirm: {sign_in}");
+    let url = sign_in["signInUrl"].as_str().unwrap();
+    assert!(url.starts_with("http://192.0.2.80/idp?state="), "{sign_in}");
+    // The app opened the same checked page in the browser by itself.
+    let asked = std::fs::read_to_string(&opened).unwrap_or_default();
+    assert!(asked.lines().any(|l| l == url), "{asked}");
+
+    let ready = step("ready");
+    assert_eq!(ready["indicator"], "ready", "{ready}\n{app_log}");
+    // Through the SAML profile's tunnel (the only one that asks for a VPN sign-in), to the NAT.
+    assert_eq!(ready["egress"], ELASTIC_IP, "{ready}");
 }
 
 /// The tray as a StatusNotifier host sees it, over D-Bus (libayatana-appindicator's item and

@@ -65,9 +65,15 @@ impl Setup {
 
     /// `postern connect`, approving the device code at the lab's Identity Center.
     fn connect(&self) -> (i32, String) {
+        self.connect_with("corp")
+    }
+
+    /// `postern connect PROFILE`, approving the device code and, for a SAML profile, signing in
+    /// to the VPN as the person would: the link the CLI shows, opened in the laptop's browser.
+    fn connect_with(&self, profile: &str) -> (i32, String) {
         let mut child = self
             .postern()
-            .args(["connect", "corp", "--account", ACCOUNT, "--role", ROLE])
+            .args(["connect", profile, "--account", ACCOUNT, "--role", ROLE])
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
@@ -76,6 +82,11 @@ impl Setup {
         for line in stderr.lines().map_while(Result::ok) {
             if let Some(code) = line.strip_prefix("Code: ") {
                 lab::approve_device_code(code);
+            }
+            if let Some(url) = line.strip_prefix("Open: ")
+                && url.contains("/idp?state=")
+            {
+                lab::open_in_laptop_browser(url);
             }
             seen.push(line);
         }
@@ -198,6 +209,28 @@ fn connect_vends_credentials_that_work_only_through_the_nat_and_are_withdrawn_wh
         "{}",
         direct.stderr()
     );
+}
+
+#[test]
+fn a_saml_profile_reaches_ready_through_the_agent() {
+    let _turn = lab::take_turn();
+    let setup = Setup::new();
+    lab::import_saml_profile(&setup.user, "corp-saml");
+    let (code, out) = setup.connect_with("corp-saml");
+    assert_eq!(code, 0, "{out}");
+    // The agent listened on 127.0.0.1:35001, showed the endpoint's checked sign-in page, sent
+    // the browser's answer to the helper, and the session went on to the NAT and credentials.
+    assert!(out.contains("Sign in to the VPN in your browser."), "{out}");
+    assert!(out.contains("Open: http://192.0.2.80/idp?state="), "{out}");
+    assert!(
+        out.contains("Ready: credentials for 111122223333 / Developer"),
+        "{out}"
+    );
+    let status = Run::from(setup.postern().args(["vpn", "status", "--json"])).json();
+    assert_eq!(status["state"], "connected", "{status}");
+    assert_eq!(status["profile"], "corp-saml", "{status}");
+    setup.credentials().assert_ok();
+    Run::from(setup.postern().arg("disconnect")).assert_ok();
 }
 
 #[test]

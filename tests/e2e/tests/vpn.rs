@@ -550,24 +550,14 @@ fn saml_user() -> User {
 }
 
 fn import_saml(user: &User, name: &str) {
-    let file = user.home.path().join(format!("{name}.ovpn"));
-    lab::lab(&["saml-profile", "alice.lab.test", file.to_str().unwrap()]);
-    Run::from(
-        user.postern()
-            .args(["vpn", "import", file.to_str().unwrap()]),
-    )
-    .assert_ok();
-}
-
-fn lab_browser() -> std::path::PathBuf {
-    lab::script().with_file_name("lab-browser")
+    lab::import_saml_profile(user, name);
 }
 
 /// `postern vpn connect corp-saml` with the lab's browser answering the IdP.
 fn saml_connect(user: &User, helper: &Helper, env: &[(&str, &str)]) -> Run {
     let mut c = user.postern();
     c.env("POSTERN_HELPER_SOCKET", helper.socket())
-        .env("BROWSER", lab_browser())
+        .env("BROWSER", lab::browser())
         .args(["vpn", "connect", "corp-saml"]);
     for (k, v) in env {
         c.env(k, v);
@@ -665,4 +655,113 @@ fn a_restarted_helper_ends_the_tunnel_a_crashed_one_left_behind() {
     );
     assert!(lab::tun_devices().is_empty(), "its tun device is gone");
     assert_eq!(lab::egress_address(), LAPTOP_IP);
+}
+
+/// What the laptop's systemd-resolved answers for `name` (its own API, no cache), or None.
+fn resolve(name: &str) -> Option<String> {
+    let out = std::process::Command::new(lab::script())
+        .args(["resolvectl", "query", "--cache=no", "--legend=no", name])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    out.status
+        .success()
+        .then(|| text.split_whitespace().nth(1).unwrap_or("").to_string())
+}
+
+/// What a program's own libc lookup gets, on a laptop whose /etc/resolv.conf points at
+/// systemd-resolved's stub (127.0.0.53), as on a distribution that runs it.
+fn getent(name: &str) -> Option<String> {
+    let out = std::process::Command::new("ip")
+        .args(["netns", "exec", "pl-laptop", "unshare", "-m", "sh", "-c"])
+        .arg(
+            "echo 'nameserver 127.0.0.53' > /tmp/stub-resolv.conf && \
+             mount --bind /tmp/stub-resolv.conf /etc/resolv.conf && \
+             getent ahostsv4 \"$0\"",
+        )
+        .arg(name)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    out.status
+        .success()
+        .then(|| text.split_whitespace().next().unwrap_or("").to_string())
+}
+
+/// Every DNS server systemd-resolved knows of, on any link.
+fn resolver_servers() -> String {
+    lab::lab(&["resolvectl", "dns"])
+}
+
+fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out: {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn the_vpns_dns_resolves_the_vpc_only_while_connected_and_leaves_nothing_behind() {
+    let _turn = lab::take_turn();
+    let helper = Helper::start(&[]);
+    let db = "db.corp.internal";
+    // Before: the VPC's names do not resolve; the internet's do.
+    assert_eq!(resolve(db), None);
+    assert_eq!(resolve("anything.lab.test").as_deref(), Some("192.0.2.80"));
+
+    let text = lab::profile_text("alice.lab.test");
+    let state = runtime().block_on(lab::connect_tunnel(&helper.socket(), &text));
+    let TunnelState::Connected { dns, .. } = &state else {
+        panic!("{state:?}")
+    };
+    assert_eq!(
+        *dns,
+        postern_core::vpn::dns::DnsState::Applied {
+            servers: vec!["10.0.0.2".parse().unwrap()],
+            domains: vec!["corp.internal".into()],
+            via: "systemd-resolved".into(),
+        }
+    );
+    // While connected: the VPC's name through the VPN's server, by its API and by libc through
+    // the stub; the search domain completes a short name; other names resolve as before.
+    assert_eq!(resolve(db).as_deref(), Some("10.0.5.5"));
+    assert_eq!(getent(db).as_deref(), Some("10.0.5.5"));
+    assert_eq!(resolve("db").as_deref(), Some("10.0.5.5"));
+    assert_eq!(resolve("anything.lab.test").as_deref(), Some("192.0.2.80"));
+
+    // Disconnect: reverted, nothing left on any link.
+    runtime().block_on(async {
+        let mut control = HelperClient::connect(&helper.socket(), "test")
+            .await
+            .unwrap();
+        control.disconnect().await.unwrap();
+    });
+    assert_eq!(resolve(db), None);
+    assert!(
+        !resolver_servers().contains("10.0.0.2"),
+        "{}",
+        resolver_servers()
+    );
+    assert_eq!(resolve("anything.lab.test").as_deref(), Some("192.0.2.80"));
+
+    // Connected again, then OpenVPN killed outright: the settings end with its interface.
+    let state = runtime().block_on(lab::connect_tunnel(&helper.socket(), &text));
+    assert!(state.is_connected(), "{state:?}");
+    assert_eq!(resolve(db).as_deref(), Some("10.0.5.5"));
+    let pid = std::fs::read_to_string(helper.dir.path().join("state/openvpn.pid")).unwrap();
+    let killed = std::process::Command::new("kill")
+        .args(["-KILL", pid.trim()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    wait_until("the tunnel's interface to go", || {
+        lab::tun_devices().is_empty()
+    });
+    wait_until("the VPN's DNS to go", || {
+        !resolver_servers().contains("10.0.0.2")
+    });
+    assert_eq!(resolve(db), None);
+    assert_eq!(getent(db), None);
+    assert_eq!(resolve("anything.lab.test").as_deref(), Some("192.0.2.80"));
 }

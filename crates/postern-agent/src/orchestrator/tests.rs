@@ -10,7 +10,9 @@ use postern_core::identity::SecretText;
 use postern_core::posture::{PostureReport, Requirements, Status};
 
 use super::*;
-use crate::parts::{EgressCheck, Helper, IdentityCenter, PostureCheck, Profiles, Task};
+use crate::parts::{
+    EgressCheck, Helper, IdentityCenter, PostureCheck, PreparedProfile, Profiles, Task,
+};
 
 const ACCOUNT: &str = "111122223333";
 
@@ -173,8 +175,7 @@ struct FakeHelper {
 impl Helper for FakeHelper {
     fn tunnel(
         &self,
-        _profile: String,
-        _text: String,
+        _profile: PreparedProfile,
         states: mpsc::Sender<TunnelState>,
     ) -> Task<Result<(), Cause>> {
         self.tunnels.fetch_add(1, Ordering::SeqCst);
@@ -209,8 +210,12 @@ impl Profiles for FakeProfiles {
     fn list(&self) -> Result<Vec<String>, Cause> {
         self.list.clone()
     }
-    fn render(&self, _: &str) -> Result<String, Cause> {
-        Ok("client\nremote vpn.example 443\n".into())
+    fn prepare(&self, name: &str) -> Result<PreparedProfile, Cause> {
+        Ok(PreparedProfile {
+            name: name.into(),
+            text: "client\nremote vpn.example 443\n".into(),
+            federated: false,
+        })
     }
 }
 
@@ -219,6 +224,7 @@ fn connected() -> TunnelState {
         profile: "corp".into(),
         tunnel_ip: "10.200.0.2".into(),
         endpoint_ip: "203.0.113.20".into(),
+        dns: Default::default(),
     }
 }
 

@@ -176,6 +176,10 @@ pub enum Cause {
     VpnFailed {
         failure: TunnelFailure,
     },
+    /// The VPN's own SAML sign-in could not be carried out (its page refused, its answer lost).
+    VpnSignInFailed {
+        failure: crate::vpn::saml::SamlError,
+    },
     VpnReconnecting {
         attempt: u32,
         max: u32,
@@ -230,9 +234,10 @@ impl Cause {
             Cause::Internal { .. } => E::Internal,
             Cause::PostureFailed { .. } => E::NonCompliant,
             Cause::PostureUnknown { .. } => E::PostureUnknown,
-            Cause::VpnFailed { .. } | Cause::VpnReconnecting { .. } | Cause::VpnLost => {
-                E::VpnFailed
-            }
+            Cause::VpnFailed { .. }
+            | Cause::VpnSignInFailed { .. }
+            | Cause::VpnReconnecting { .. }
+            | Cause::VpnLost => E::VpnFailed,
             Cause::EgressMismatch { .. } => E::EgressMismatch,
             Cause::EgressUndetermined { .. } => E::EgressUndetermined,
             Cause::CredentialsExpired => E::NotConnected,
@@ -290,6 +295,7 @@ impl Cause {
                 unknown.join(", ")
             ),
             Cause::VpnFailed { failure } => failure.to_string(),
+            Cause::VpnSignInFailed { failure } => failure.to_string(),
             Cause::VpnReconnecting { attempt, max } => format!(
                 "The VPN dropped; reconnecting ({attempt} of {max}). AWS credentials are paused."
             ),
@@ -360,6 +366,7 @@ impl Cause {
                 "Try again; if it persists, export diagnostics for your helpdesk.".into()
             }
             Cause::VpnFailed { failure } => crate::Problem::next_step(failure),
+            Cause::VpnSignInFailed { failure } => crate::Problem::next_step(failure),
             Cause::VpnReconnecting { .. } => {
                 "Wait a moment; Postern resumes by itself when the VPN is back.".into()
             }
@@ -375,6 +382,26 @@ impl Cause {
             Cause::CredentialsExpired => "Click Connect to get new credentials.".into(),
             Cause::UserDisconnected => "Click Connect when you need AWS access.".into(),
         }
+    }
+}
+
+// A cause is also a problem, so a door that drives a part directly (`postern vpn connect`)
+// reports it the way every other failure is reported.
+impl std::fmt::Display for Cause {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.sentence())
+    }
+}
+
+impl std::error::Error for Cause {}
+
+impl crate::Problem for Cause {
+    fn exit_code(&self) -> crate::ExitCode {
+        Cause::exit_code(self)
+    }
+
+    fn next_step(&self) -> String {
+        Cause::next_step(self)
     }
 }
 

@@ -197,8 +197,11 @@ pub fn present(t: &Transition) -> Presentation {
         }
         SessionState::VpnSignIn { url } => {
             p.indicator = Indicator::SignedOut;
-            p.headline = "Sign in to the VPN".into();
-            p.next_step = Some("Finish the VPN sign-in in your browser.".into());
+            p.headline = "Sign in to the VPN in your browser".into();
+            p.next_step = Some(
+                "If no browser page opened, open the link below; the VPN waits up to 5 minutes."
+                    .into(),
+            );
             p.sign_in = Some(SignInPrompt {
                 url: url.clone(),
                 code: None,

@@ -61,6 +61,7 @@ fn connected() -> TunnelState {
         profile: "corp".into(),
         tunnel_ip: "10.200.0.2".into(),
         endpoint_ip: "203.0.113.20".into(),
+        dns: Default::default(),
     }
 }
 

@@ -1,6 +1,7 @@
-//! AWS Client VPN: profiles (parse, allow-list, sanitize), the per-user profile store, and the
-//! tunnel's states as the privileged helper reports them.
+//! AWS Client VPN: profiles (parse, allow-list, sanitize), the per-user profile store, the
+//! tunnel's states as the privileged helper reports them, and the DNS the endpoint pushes.
 
+pub mod dns;
 pub mod profile;
 pub mod saml;
 pub mod store;

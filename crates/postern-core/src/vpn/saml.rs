@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
 use url::Url;
 
@@ -18,7 +19,8 @@ pub const ACS_PORT: u16 = 35001;
 /// AWS accepts SAML responses up to 128 KB.
 const MAX_ASSERTION: usize = 128 * 1024 + 1024;
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[serde(tag = "cause", rename_all = "kebab-case")]
 pub enum SamlError {
     #[error(
         "Port {ACS_PORT} on 127.0.0.1 is in use, so the VPN sign-in cannot receive its answer."
@@ -26,8 +28,8 @@ pub enum SamlError {
     PortBusy,
     #[error("No sign-in answer came back from the browser within {minutes} minutes.")]
     TimedOut { minutes: u64 },
-    #[error("The sign-in listener failed: {0}.")]
-    Listener(String),
+    #[error("The sign-in listener failed: {detail}.")]
+    Listener { detail: String },
     #[error(
         "The VPN server asked Postern to open \"{}\" for the sign-in, which Postern does not open: {why}.",
         escape_control(.url)
@@ -36,7 +38,8 @@ pub enum SamlError {
 }
 
 /// Why a sign-in address from the VPN server is not opened.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[serde(rename_all = "kebab-case")]
 pub enum UrlRefusal {
     #[error("it is not a complete web address")]
     NotAUrl,
@@ -103,6 +106,11 @@ pub fn openable_sign_in_url(server_url: &str, plain_http: PlainHttp) -> Result<U
     Ok(url)
 }
 
+/// Opens a checked sign-in page in the person's browser; false when none could be started.
+pub fn open_in_browser(url: &Url) -> bool {
+    webbrowser::open(url.as_str()).is_ok()
+}
+
 impl Problem for SamlError {
     fn exit_code(&self) -> ExitCode {
         ExitCode::VpnFailed
@@ -116,7 +124,7 @@ impl Problem for SamlError {
             SamlError::TimedOut { .. } => {
                 "Connect again and finish signing in in the browser.".into()
             }
-            SamlError::Listener(_) => {
+            SamlError::Listener { .. } => {
                 "Connect again; if it keeps failing, export diagnostics.".into()
             }
             SamlError::RefusedUrl { .. } => {
@@ -139,7 +147,9 @@ impl AcsListener {
         match TcpListener::bind(("127.0.0.1", port)).await {
             Ok(listener) => Ok(Self { listener }),
             Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => Err(SamlError::PortBusy),
-            Err(e) => Err(SamlError::Listener(e.to_string())),
+            Err(e) => Err(SamlError::Listener {
+                detail: e.to_string(),
+            }),
         }
     }
 

@@ -32,6 +32,9 @@ pub enum TunnelState {
         profile: String,
         tunnel_ip: String,
         endpoint_ip: String,
+        /// The endpoint's pushed DNS, and whether this machine's resolver took it.
+        #[serde(default)]
+        dns: crate::vpn::dns::DnsState,
     },
     /// The tunnel dropped and OpenVPN is trying again (`attempt` of `max`).
     Reconnecting {
@@ -168,6 +171,8 @@ pub enum ManagementLine {
     /// `>PASSWORD:Need 'Auth' username/password`
     NeedPassword,
     Fatal(String),
+    /// `>LOG:time,flags,message` (with `log on`): OpenVPN's log, in order with its states.
+    Log(String),
     ByteCount {
         received: u64,
         sent: u64,
@@ -216,6 +221,10 @@ pub fn parse_management_line(line: &str) -> ManagementLine {
     }
     if let Some(rest) = line.strip_prefix(">FATAL:") {
         return ManagementLine::Fatal(rest.to_string());
+    }
+    if let Some(rest) = line.strip_prefix(">LOG:") {
+        let message = rest.splitn(3, ',').nth(2).unwrap_or("");
+        return ManagementLine::Log(message.to_string());
     }
     if let Some(rest) = line.strip_prefix(">BYTECOUNT:") {
         let mut it = rest.split(',').map(|n| n.parse::<u64>().unwrap_or(0));
