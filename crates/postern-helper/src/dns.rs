@@ -2,13 +2,13 @@
 //! per link on Linux (through `resolvectl`), a supplemental resolver entry through `scutil` on
 //! macOS. On Linux the settings belong to the tunnel's interface, so they end with it even when
 //! OpenVPN is killed; they are also reverted on disconnect and re-applied after a reconnect.
-//! What to run and how to read the answers lives in `postern_core::vpn::dns`.
+//! What to run and how to read the answers lives in `postern_ovpn::dns`.
 
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
-use postern_core::vpn::dns::{DnsState, PushedDns};
+use postern_ovpn::dns::{DnsState, PushedDns};
 use tokio::process::Command;
 
 /// One resolver tool run may take this long.
@@ -87,7 +87,7 @@ impl Resolver {
 
     #[cfg(target_os = "linux")]
     async fn set(&self, device: Option<&str>, dns: &PushedDns) -> Result<&'static str, String> {
-        use postern_core::vpn::dns::{resolvectl_commands, resolvectl_refusal};
+        use postern_ovpn::dns::{resolvectl_commands, resolvectl_refusal};
         let Some(device) = device else {
             return Err("OpenVPN did not say which interface the tunnel uses".into());
         };
@@ -101,7 +101,7 @@ impl Resolver {
 
     #[cfg(target_os = "macos")]
     async fn set(&self, _device: Option<&str>, dns: &PushedDns) -> Result<&'static str, String> {
-        use postern_core::vpn::dns::scutil_script;
+        use postern_ovpn::dns::scutil_script;
         run(&self.tool, &[], Some(&scutil_script(dns)))
             .await
             .map_err(|e| format!("scutil refused the settings: {}", e.trim()))?;
@@ -125,7 +125,7 @@ impl Resolver {
         #[cfg(target_os = "macos")]
         {
             let _ = device;
-            let script = postern_core::vpn::dns::scutil_removal();
+            let script = postern_ovpn::dns::scutil_removal();
             let _ = run(&self.tool, &[], Some(&script)).await;
         }
         #[cfg(not(any(target_os = "linux", target_os = "macos")))]
@@ -145,9 +145,7 @@ mod tests {
     use super::*;
 
     fn pushed() -> PushedDns {
-        postern_core::vpn::dns::pushed_dns(
-            "dhcp-option DNS 10.0.0.2,dhcp-option DOMAIN corp.internal",
-        )
+        postern_ovpn::dns::pushed_dns("dhcp-option DNS 10.0.0.2,dhcp-option DOMAIN corp.internal")
     }
 
     #[tokio::test]

@@ -3,7 +3,7 @@
 //! control the tunnel, answer its sign-in, or read its log and history. Everyone the peer
 //! policy admits may see that the helper is busy.
 
-use postern_core::vpn::tunnel::TunnelState;
+use postern_types::tunnel::TunnelState;
 
 pub const ROOT: u32 = 0;
 

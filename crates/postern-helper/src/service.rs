@@ -7,11 +7,11 @@ use std::collections::HashMap;
 use std::os::unix::fs::PermissionsExt;
 use std::sync::{Arc, Mutex};
 
-use postern_core::vpn::{Profile, ProfileError};
 use postern_ipc::{
     FrameError, HELLO_DEADLINE, HelperError, PROTOCOL_VERSION, Reply, Request, hung_up, read_frame,
     read_frame_within, write_frame,
 };
+use postern_ovpn::profile::{Profile, ProfileError};
 use tokio::net::{UnixListener, UnixStream};
 
 use crate::Args;

@@ -9,13 +9,11 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use postern_core::vpn::dns::{LogFact, PushedDns, log_fact};
-use postern_core::vpn::tunnel::{
-    ManagementLine, TunnelFailure, TunnelState, TunnelStateRecord, parse_management_line,
-    parse_openvpn_version,
-};
-use postern_core::vpn::{AuthMode, Profile};
 use postern_ipc::HelperError;
+use postern_ovpn::dns::{LogFact, PushedDns, log_fact};
+use postern_ovpn::management::{ManagementLine, parse_management_line, parse_openvpn_version};
+use postern_ovpn::profile::{AuthMode, Profile};
+use postern_types::tunnel::{TunnelFailure, TunnelState, TunnelStateRecord};
 use rustix::process::{Pid, Signal, kill_process};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::UnixStream;
@@ -507,7 +505,7 @@ impl Tunnel {
                 line = lines.next_line() => line,
                 Some(assertion) = saml.recv(), if sign_in.challenge.is_some() && sign_in.password.is_none() => {
                     let state_id = sign_in.challenge.clone().unwrap_or_default();
-                    let password = postern_core::vpn::saml::crv1_password(&state_id, &assertion);
+                    let password = postern_ovpn::saml::crv1_password(&state_id, &assertion);
                     let limit = self.federation.as_ref().and_then(|f| f.limit);
                     if let Some(limit) = limit.filter(|l| password.len() > *l) {
                         failure = Some(TunnelFailure::SamlAssertionTooLarge { length: password.len(), limit });
@@ -559,7 +557,7 @@ impl Tunnel {
                         reconnects = 0;
                         // After a reconnect the push is read again and applied afresh.
                         let dns = self.resolver.apply(device.as_deref(), &pushed).await;
-                        dns_set |= !matches!(dns, postern_core::vpn::dns::DnsState::NotPushed);
+                        dns_set |= !matches!(dns, postern_ovpn::dns::DnsState::NotPushed);
                         self.publish(TunnelState::Connected {
                             profile: self.profile.clone(),
                             tunnel_ip,

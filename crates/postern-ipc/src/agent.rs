@@ -1,7 +1,7 @@
 //! The protocol between the user's processes (CLI, credential_process callers) and the per-user
 //! agent that runs the session. Same framing as the helper's; its own messages and version.
 
-use postern_core::session::{Cause, SessionState, Transition};
+use postern_types::session::{Cause, SessionState, Transition};
 use serde::{Deserialize, Serialize};
 
 pub const AGENT_PROTOCOL_VERSION: u32 = 1;

@@ -2,8 +2,8 @@
 
 use std::path::{Path, PathBuf};
 
-use postern_core::vpn::tunnel::{TunnelState, TunnelStateRecord};
-use postern_core::{ExitCode, Problem};
+use postern_types::tunnel::{TunnelState, TunnelStateRecord};
+use postern_types::{ExitCode, Problem};
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::{

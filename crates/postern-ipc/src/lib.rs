@@ -14,8 +14,8 @@ pub mod trust;
 
 use std::time::Duration;
 
-use postern_core::vpn::tunnel::{TunnelFailure, TunnelState, TunnelStateRecord};
-use postern_core::vpn::{ProfileError, ProfileIssue};
+use postern_types::profile::{ProfileError, ProfileIssue};
+use postern_types::tunnel::{TunnelFailure, TunnelState, TunnelStateRecord};
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 

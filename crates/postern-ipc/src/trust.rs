@@ -29,7 +29,7 @@ impl Server {
     pub fn expected_uid(self) -> u32 {
         match self {
             Server::Helper => 0,
-            Server::Agent => rustix::process::geteuid().as_raw(),
+            Server::Agent => effective_uid(),
         }
     }
 }
@@ -38,6 +38,12 @@ impl std::fmt::Display for Server {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.name())
     }
+}
+
+/// This process's effective uid (the agent runs as its user).
+fn effective_uid() -> u32 {
+    // SAFETY: geteuid takes nothing, cannot fail and touches no memory of ours.
+    unsafe { libc::geteuid() }
 }
 
 fn who(uid: u32) -> String {

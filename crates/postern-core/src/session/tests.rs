@@ -7,6 +7,7 @@ use time::OffsetDateTime;
 use super::*;
 use crate::egress::{Undetermined, Verdict};
 use crate::posture::{self, Facts, Reading, Requirements};
+use crate::vpn::tunnel::TunnelFailure;
 
 mod properties;
 mod races;

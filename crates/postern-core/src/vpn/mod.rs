@@ -2,10 +2,10 @@
 //! tunnel's states as the privileged helper reports them, and the DNS the endpoint pushes.
 
 pub mod dns;
-pub mod profile;
 pub mod saml;
 pub mod store;
 pub mod tunnel;
 
+pub use postern_ovpn::profile;
 pub use profile::{AuthMode, Profile, ProfileError, ProfileIssue};
 pub use store::{ProfileStore, ProfileStoreError, ProfileSummary};

@@ -5,57 +5,17 @@
 
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
 use url::Url;
 
 use crate::loopback::{LoopbackRequest, Verdict, serve};
 use crate::policy::OrgPolicy;
-use crate::problem::{ExitCode, Problem};
-use crate::text::escape_control;
 
-/// The assertion consumer port of the AWS flow.
-pub const ACS_PORT: u16 = 35001;
+pub use postern_ovpn::saml::crv1_password;
+pub use postern_types::saml::{ACS_PORT, SamlError, UrlRefusal};
+
 /// AWS accepts SAML responses up to 128 KB.
 const MAX_ASSERTION: usize = 128 * 1024 + 1024;
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
-#[serde(tag = "cause", rename_all = "kebab-case")]
-pub enum SamlError {
-    #[error(
-        "Port {ACS_PORT} on 127.0.0.1 is in use, so the VPN sign-in cannot receive its answer."
-    )]
-    PortBusy,
-    #[error("No sign-in answer came back from the browser within {minutes} minutes.")]
-    TimedOut { minutes: u64 },
-    #[error("The sign-in listener failed: {detail}.")]
-    Listener { detail: String },
-    #[error(
-        "The VPN server asked Postern to open \"{}\" for the sign-in, which Postern does not open: {why}.",
-        escape_control(.url)
-    )]
-    RefusedUrl { url: String, why: UrlRefusal },
-}
-
-/// Why a sign-in address from the VPN server is not opened.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
-#[serde(rename_all = "kebab-case")]
-pub enum UrlRefusal {
-    #[error("it is not a complete web address")]
-    NotAUrl,
-    #[error("it contains spaces or control characters")]
-    Unprintable,
-    #[error("only https:// pages are opened")]
-    Scheme,
-    #[error(
-        "it is plain http://, which the organization policy allows only for a lab ([egress] allow_plain_http)"
-    )]
-    PlainHttp,
-    #[error("it names no host")]
-    NoHost,
-    #[error("it carries a user name or password, which a sign-in page never needs")]
-    Credentials,
-}
 
 /// Whether a sign-in page may be plain `http://`: only where the organization policy sets
 /// `[egress] allow_plain_http = true`, the switch a lab uses for its unencrypted endpoints.
@@ -109,29 +69,6 @@ pub fn openable_sign_in_url(server_url: &str, plain_http: PlainHttp) -> Result<U
 /// Opens a checked sign-in page in the person's browser; false when none could be started.
 pub fn open_in_browser(url: &Url) -> bool {
     webbrowser::open(url.as_str()).is_ok()
-}
-
-impl Problem for SamlError {
-    fn exit_code(&self) -> ExitCode {
-        ExitCode::VpnFailed
-    }
-
-    fn next_step(&self) -> String {
-        match self {
-            SamlError::PortBusy => {
-                "Quit the AWS VPN Client (it uses the same port) and connect again.".into()
-            }
-            SamlError::TimedOut { .. } => {
-                "Connect again and finish signing in in the browser.".into()
-            }
-            SamlError::Listener { .. } => {
-                "Connect again; if it keeps failing, export diagnostics.".into()
-            }
-            SamlError::RefusedUrl { .. } => {
-                "Do not open that address yourself; tell your IT department, with this message: the VPN endpoint's sign-in page must be an https:// address.".into()
-            }
-        }
-    }
 }
 
 pub struct AcsListener {
@@ -192,12 +129,6 @@ fn judge(request: &LoopbackRequest) -> Verdict<String> {
             page: "This form carries no sign-in answer; it was ignored.".into(),
         },
     }
-}
-
-/// The password of the retry, as the AWS client sends it: the assertion URL-quoted.
-pub fn crv1_password(state_id: &str, assertion: &str) -> String {
-    let quoted: String = url::form_urlencoded::byte_serialize(assertion.as_bytes()).collect();
-    format!("CRV1::{state_id}::{quoted}")
 }
 
 #[cfg(test)]
@@ -359,10 +290,5 @@ mod tests {
         );
         assert!(text.contains("\\u{1b}]8;;evil\\u{7}"), "{text}");
         assert!(text.contains("spaces or control characters"), "{text}");
-    }
-
-    #[test]
-    fn the_crv1_password_quotes_the_assertion() {
-        assert_eq!(crv1_password("st:1", "a+b/c="), "CRV1::st:1::a%2Bb%2Fc%3D");
     }
 }

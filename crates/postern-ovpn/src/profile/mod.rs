@@ -8,12 +8,9 @@ pub mod syntax;
 #[cfg(test)]
 mod tests;
 
-use std::fmt;
-
 use material::Material;
 
-/// Larger than any real export (a few KB); a bigger file is not a profile.
-pub const MAX_PROFILE_BYTES: usize = 256 * 1024;
+pub use postern_types::profile::{MAX_PROFILE_BYTES, ProfileError, ProfileIssue};
 
 /// How the tunnel authenticates the user.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -70,37 +67,6 @@ struct OpenBlock<'a> {
 pub struct Remote {
     pub host: String,
     pub port: Option<u16>,
-}
-
-/// One refused line.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct ProfileIssue {
-    pub line: usize,
-    pub message: String,
-}
-
-impl fmt::Display for ProfileIssue {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "line {}: {}", self.line, self.message)
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize)]
-pub enum ProfileError {
-    #[error("The profile is larger than {max} bytes; it is not a VPN profile.", max = MAX_PROFILE_BYTES)]
-    TooLarge,
-    #[error("The profile is not a text file (it contains binary data).")]
-    Binary,
-    #[error("The profile was refused:\n{}", render(.0))]
-    Refused(Vec<ProfileIssue>),
-}
-
-fn render(issues: &[ProfileIssue]) -> String {
-    issues
-        .iter()
-        .map(|i| format!("  {i}"))
-        .collect::<Vec<_>>()
-        .join("\n")
 }
 
 /// Why a directive is refused, by what it would do.
@@ -240,7 +206,7 @@ impl Profile {
         let mut refuse = |line: usize, message: String| {
             issues.push(ProfileIssue {
                 line,
-                message: crate::text::escape_control(&message).into_owned(),
+                message: postern_types::text::escape_control(&message).into_owned(),
             })
         };
         let mut directives: Vec<(usize, Directive)> = Vec::new();
