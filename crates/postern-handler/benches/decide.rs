@@ -5,10 +5,10 @@
 
 use std::time::{Duration, Instant};
 
-use postern_core::policy::handler::HandlerRules;
-use postern_core::posture::Version;
 use postern_handler::cedar::CedarPolicy;
 use postern_handler::{Handler, Origin};
+use postern_policy::handler::HandlerRules;
+use postern_policy::version::Version;
 use serde_json::{Value, json};
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {

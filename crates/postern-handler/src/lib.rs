@@ -9,11 +9,11 @@ pub mod identity;
 
 use std::path::{Path, PathBuf};
 
-use postern_core::egress::CountryDatabase;
-use postern_core::policy::handler::{
+use postern_policy::country::CountryDatabase;
+use postern_policy::handler::{
     HandlerMode, HandlerRules, UnknownClientVersion, UserAuthentication,
 };
-use postern_core::posture::Version;
+use postern_policy::version::Version;
 use serde_json::{Value, json};
 
 use cedar::{CedarError, CedarPolicy, ip, record};
@@ -45,7 +45,7 @@ pub enum Origin {
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
     #[error(transparent)]
-    Policy(#[from] postern_core::policy::PolicyError),
+    Policy(#[from] postern_policy::PolicyError),
     #[error("The country database cannot be opened ({0}); fix `handler.geoip_database`.")]
     Countries(String),
     #[error(transparent)]
@@ -63,7 +63,7 @@ impl Handler {
     /// From the organization policy file (or the default search), its country database and its
     /// Cedar policy (a relative path is read beside the policy file).
     pub fn load(policy_file: Option<&Path>) -> Result<Self, LoadError> {
-        let (policy, file) = postern_core::policy::load(policy_file)?;
+        let (policy, file) = postern_policy::load(policy_file)?;
         let rules = policy.handler.unwrap_or_default();
         Self::from_rules(rules, Some(file.path.as_path()))
     }

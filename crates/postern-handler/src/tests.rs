@@ -107,7 +107,7 @@ fn a_country_outside_the_list_and_a_missing_database() {
     let dir = std::env::temp_dir().join(format!("handler-mmdb-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("c.mmdb");
-    postern_core::egress::write_test_database(&path, &[("198.51.100.0/24", "FR")]);
+    postern_policy::country::write_test_database(&path, &[("198.51.100.0/24", "FR")]);
     let db = CountryDatabase::open(&path).unwrap();
     let r = HandlerRules {
         allowed_countries: vec!["DE".into()],
@@ -182,7 +182,7 @@ fn messages_and_statuses_respect_the_limits() {
 #[test]
 fn a_maintenance_window_denies_only_while_it_is_open() {
     let text = "[identity_center]\nstart_url = \"https://x.awsapps.com/start\"\nregion = \"eu-west-1\"\n[handler]\n[[handler.maintenance_windows]]\ndays = [\"Sat\"]\nstart = \"02:00\"\nend = \"04:00\"\ntime_zone = \"Europe/Berlin\"\n";
-    let rules = postern_core::policy::parse(text).unwrap().handler.unwrap();
+    let rules = postern_policy::parse(text).unwrap().handler.unwrap();
     let open: jiff::Timestamp = "2026-11-21T01:30:00Z".parse().unwrap();
     let closed: jiff::Timestamp = "2026-11-21T05:00:00Z".parse().unwrap();
     let during = decide_at(&rules, None, &event("v2"), open);
@@ -197,7 +197,7 @@ fn a_maintenance_window_denies_only_while_it_is_open() {
 #[test]
 fn windows_that_never_open_and_unknown_zones_are_rejected_with_lines() {
     let text = "[identity_center]\nstart_url = \"https://x.awsapps.com/start\"\nregion = \"eu-west-1\"\n[handler]\nallowed_countries = [\"XX\"]\ngeoip_database = \"/nonexistent/GeoLite2-Country.mmdb\"\nblocked_source_cidrs = [\"10.0.0.0/8\", \"bogus\"]\n[[handler.maintenance_windows]]\nstart = \"02:00\"\nend = \"02:00\"\ntime_zone = \"Mars/Olympus\"\ndays = [\"Someday\"]\n";
-    let issues = postern_core::policy::parse(text).unwrap_err();
+    let issues = postern_policy::parse(text).unwrap_err();
     let all = issues
         .iter()
         .map(|i| format!("{}: {}", i.line, i.message))
@@ -317,7 +317,7 @@ fn the_mutual_tls_capture_with_nulls_is_decided_by_what_it_carries() {
     );
     // ...and allowed when the policy says so.
     let lenient = HandlerRules {
-        unknown_client_version: postern_core::policy::handler::UnknownClientVersion::Allow,
+        unknown_client_version: postern_policy::handler::UnknownClientVersion::Allow,
         ..min
     };
     assert_eq!(decide(&lenient, None, &e)["allow"], true);
@@ -595,7 +595,7 @@ fn tempdir() -> std::path::PathBuf {
 #[test]
 fn shadow_mode_allows_and_records_what_it_would_have_done() {
     let r = HandlerRules {
-        mode: postern_core::policy::handler::HandlerMode::Shadow,
+        mode: postern_policy::handler::HandlerMode::Shadow,
         blocked_common_names: vec!["mallory.lab.test".into()],
         deny_message: Some("Not this device.".into()),
         ..HandlerRules::default()

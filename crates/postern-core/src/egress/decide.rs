@@ -65,31 +65,6 @@ fn summary(failures: &[String]) -> String {
     failures.join("; ")
 }
 
-/// Not the address of a NAT gateway: private, loopback, link-local, shared (CGNAT),
-/// unspecified or multicast space.
-pub fn is_public(address: IpAddr) -> bool {
-    match address {
-        IpAddr::V4(v4) => {
-            let o = v4.octets();
-            !(v4.is_private()
-                || v4.is_loopback()
-                || v4.is_link_local()
-                || v4.is_unspecified()
-                || v4.is_multicast()
-                || v4.is_broadcast()
-                || (o[0] == 100 && (o[1] & 0xc0) == 64))
-        }
-        IpAddr::V6(v6) => {
-            let first = v6.segments()[0];
-            !(v6.is_loopback()
-                || v6.is_unspecified()
-                || v6.is_multicast()
-                || (first & 0xfe00) == 0xfc00
-                || (first & 0xffc0) == 0xfe80)
-        }
-    }
-}
-
 fn describe_failure(r: &EchoResult) -> String {
     let what = match &r.answer {
         EchoAnswer::Address { address } => return format!("{} answered {address}", r.url),
@@ -173,6 +148,7 @@ pub fn decide(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::egress::is_public;
     use std::time::Duration;
 
     fn settings(quorum: usize) -> EgressSettings {

@@ -4,36 +4,24 @@
 //! policy's NAT CIDRs; the country (an estimate from a GeoLite2-class database: AWS WAF decides)
 //! must be allowed. "Could not tell" is never turned into a pass or a fail.
 
-mod country;
 mod decide;
 
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
-use ipnet::IpNet;
 use serde::Serialize;
 use time::OffsetDateTime;
 use url::Url;
 
+pub use decide::{Undetermined, Verdict, decide};
 #[cfg(any(test, feature = "test-support"))]
-pub use country::write_test_database;
-pub use country::{CountryDatabase, CountryError};
-pub use decide::{Undetermined, Verdict, decide, is_public};
+pub use postern_policy::country::write_test_database;
+pub use postern_policy::country::{CountryDatabase, CountryError};
+pub use postern_policy::egress::is_public;
 
 use crate::problem::{ExitCode, Problem};
 
-/// The `[egress]` section of the policy, validated.
-#[derive(Debug, Clone, PartialEq)]
-pub struct EgressSettings {
-    pub echo_urls: Vec<Url>,
-    pub quorum: usize,
-    pub nat_addresses: Vec<IpNet>,
-    /// ISO 3166 alpha-2; empty means any country.
-    pub allowed_countries: Vec<String>,
-    pub geoip_database: Option<std::path::PathBuf>,
-    pub allow_plain_http: bool,
-    pub timeout: Duration,
-}
+pub use postern_policy::egress::EgressSettings;
 
 /// One echo endpoint's answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

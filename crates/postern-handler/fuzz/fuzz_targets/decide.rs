@@ -6,7 +6,7 @@
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
-use postern_core::policy::handler::HandlerRules;
+use postern_policy::handler::HandlerRules;
 use postern_handler::cedar::CedarPolicy;
 use postern_handler::{Handler, Origin};
 use serde_json::Value;

@@ -5,7 +5,94 @@ use std::time::Duration;
 
 use super::parse_duration;
 use super::reader::{Diagnostics, Table};
-use crate::posture::{CheckName, PostureSettings, Requirements, Version};
+use crate::version::Version;
+
+use serde::Serialize;
+
+/// What the policy requires of this OS (`[posture.linux]`, `[posture.macos]`,
+/// `[posture.windows]`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Requirements {
+    pub min_os_version: Option<Version>,
+    pub require_disk_encryption: bool,
+    pub require_firewall: bool,
+    pub required_processes: Vec<String>,
+    pub forbidden_processes: Vec<String>,
+    pub require_screen_lock: bool,
+    pub require_secure_boot: bool,
+    /// macOS: System Integrity Protection and Gatekeeper.
+    pub require_system_integrity: bool,
+    pub require_managed: bool,
+    /// Check names whose Unknown blocks access.
+    pub unknown_blocks: Vec<CheckName>,
+}
+
+/// The `[posture]` section.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PostureSettings {
+    pub interval: Duration,
+    pub linux: Requirements,
+    pub macos: Requirements,
+    pub windows: Requirements,
+}
+
+impl PostureSettings {
+    pub fn for_this_os(&self) -> &Requirements {
+        if cfg!(target_os = "macos") {
+            &self.macos
+        } else if cfg!(windows) {
+            &self.windows
+        } else {
+            &self.linux
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckName {
+    OsVersion,
+    DiskEncryption,
+    Firewall,
+    RequiredProcess,
+    ForbiddenProcess,
+    ScreenLock,
+    SecureBoot,
+    SystemIntegrity,
+    Managed,
+}
+
+impl CheckName {
+    pub const ALL: [CheckName; 9] = [
+        CheckName::OsVersion,
+        CheckName::DiskEncryption,
+        CheckName::Firewall,
+        CheckName::RequiredProcess,
+        CheckName::ForbiddenProcess,
+        CheckName::ScreenLock,
+        CheckName::SecureBoot,
+        CheckName::SystemIntegrity,
+        CheckName::Managed,
+    ];
+
+    pub fn key(self) -> &'static str {
+        match self {
+            CheckName::OsVersion => "os_version",
+            CheckName::DiskEncryption => "disk_encryption",
+            CheckName::Firewall => "firewall",
+            CheckName::RequiredProcess => "required_process",
+            CheckName::ForbiddenProcess => "forbidden_process",
+            CheckName::ScreenLock => "screen_lock",
+            CheckName::SecureBoot => "secure_boot",
+            CheckName::SystemIntegrity => "system_integrity",
+            CheckName::Managed => "managed",
+        }
+    }
+
+    pub fn from_key(key: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.key() == key)
+    }
+}
 
 pub(super) fn read(t: &mut Table, d: &mut Diagnostics) -> Option<PostureSettings> {
     let before = d.issues.len();

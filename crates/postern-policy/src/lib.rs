@@ -7,11 +7,14 @@
 
 pub mod access;
 mod countries;
-mod egress;
+pub mod country;
+pub mod egress;
 pub mod handler;
-mod posture;
+pub mod paths;
+pub mod posture;
 mod reader;
 pub mod render;
+pub mod version;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -21,8 +24,7 @@ use url::Url;
 pub use reader::Issue;
 use reader::{Diagnostics, Table};
 
-use crate::paths;
-use crate::problem::{ExitCode, Problem};
+use postern_types::{ExitCode, Problem};
 
 /// The environment variable that names a policy file, after `--policy`.
 pub const POLICY_ENV: &str = "POSTERN_POLICY";
@@ -32,9 +34,9 @@ pub const POLICY_ENV: &str = "POSTERN_POLICY";
 pub struct OrgPolicy {
     pub identity_center: IdentityCenter,
     /// `[egress]`, when the organization checks where traffic leaves.
-    pub egress: Option<crate::egress::EgressSettings>,
+    pub egress: Option<egress::EgressSettings>,
     /// `[posture]`, when the organization checks devices.
-    pub posture: Option<crate::posture::PostureSettings>,
+    pub posture: Option<posture::PostureSettings>,
     /// `[[access]]`: the accounts and roles Postern may vend, and on which conditions.
     pub access: Vec<access::AccessRule>,
     /// `[handler]`: what the Client VPN client-connect handler allows.

@@ -15,9 +15,9 @@ pub struct CountryError {
     pub detail: String,
 }
 
-impl crate::Problem for CountryError {
-    fn exit_code(&self) -> crate::ExitCode {
-        crate::ExitCode::BadInput
+impl postern_types::Problem for CountryError {
+    fn exit_code(&self) -> postern_types::ExitCode {
+        postern_types::ExitCode::BadInput
     }
 
     fn next_step(&self) -> String {

@@ -1,6 +1,7 @@
 //! `[egress]`: echo endpoints, quorum, the NAT's addresses, allowed countries, the country
 //! database.
 
+use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -9,7 +10,45 @@ use url::Url;
 
 use super::reader::{Diagnostics, Table};
 use super::{countries, parse_duration};
-use crate::egress::{CountryDatabase, EgressSettings, is_public};
+use crate::country::CountryDatabase;
+
+/// The `[egress]` section of the policy, validated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EgressSettings {
+    pub echo_urls: Vec<Url>,
+    pub quorum: usize,
+    pub nat_addresses: Vec<IpNet>,
+    /// ISO 3166 alpha-2; empty means any country.
+    pub allowed_countries: Vec<String>,
+    pub geoip_database: Option<std::path::PathBuf>,
+    pub allow_plain_http: bool,
+    pub timeout: Duration,
+}
+
+/// Not the address of a NAT gateway: private, loopback, link-local, shared (CGNAT),
+/// unspecified or multicast space.
+pub fn is_public(address: IpAddr) -> bool {
+    match address {
+        IpAddr::V4(v4) => {
+            let o = v4.octets();
+            !(v4.is_private()
+                || v4.is_loopback()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_multicast()
+                || v4.is_broadcast()
+                || (o[0] == 100 && (o[1] & 0xc0) == 64))
+        }
+        IpAddr::V6(v6) => {
+            let first = v6.segments()[0];
+            !(v6.is_loopback()
+                || v6.is_unspecified()
+                || v6.is_multicast()
+                || (first & 0xfe00) == 0xfc00
+                || (first & 0xffc0) == 0xfe80)
+        }
+    }
+}
 
 pub const DEFAULT_ECHO: &str = "https://checkip.amazonaws.com/";
 

@@ -4,7 +4,7 @@ use ipnet::IpNet;
 
 use super::egress::read_countries;
 use super::reader::{Diagnostics, Located, Table};
-use crate::posture::Version;
+use crate::version::Version;
 
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct HandlerRules {
@@ -223,7 +223,7 @@ pub(super) fn read(t: &mut Table, d: &mut Diagnostics) -> Option<HandlerRules> {
     let allowed_countries = read_countries(t, d, "allowed_countries");
     let geoip_database = t.string(d, "geoip_database").and_then(|s| {
         let path = std::path::PathBuf::from(s.get_ref());
-        match crate::egress::CountryDatabase::open(&path) {
+        match crate::country::CountryDatabase::open(&path) {
             Ok(_) => Some(path),
             Err(e) => {
                 d.at(s.span(), e.to_string());
