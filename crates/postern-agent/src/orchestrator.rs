@@ -614,6 +614,7 @@ impl Orchestrator {
                 let (outcome, ()) = tokio::join!(helper.tunnel(profile, states), forward);
                 match outcome {
                     Ok(()) => Event::Failed(Cause::HelperUnavailable {
+                        trouble: Default::default(),
                         detail: "the VPN helper stopped reporting the tunnel".into(),
                     }),
                     Err(cause) => Event::Failed(cause),

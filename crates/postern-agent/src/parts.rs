@@ -16,7 +16,7 @@ use postern_core::identity::{
 };
 use postern_core::policy::access::AccessRule;
 use postern_core::posture::{self, PostureReport, Requirements};
-use postern_core::session::Cause;
+use postern_core::session::{Cause, HelperTrouble};
 use postern_core::vpn::store::ProfileStoreError;
 use postern_core::vpn::tunnel::TunnelState;
 use postern_core::vpn::{AuthMode, Profile, ProfileStore};
@@ -181,6 +181,15 @@ pub fn helper_cause(e: &HelperClientError) -> Cause {
         }
         _ => Cause::HelperUnavailable {
             detail: e.to_string(),
+            trouble: match e {
+                HelperClientError::NoPermission { .. }
+                | HelperClientError::Refused(HelperError::NotAllowed { .. }) => {
+                    HelperTrouble::NotPermitted
+                }
+                #[cfg(unix)]
+                HelperClientError::Untrusted(_) => HelperTrouble::Untrusted,
+                _ => HelperTrouble::Unreachable,
+            },
         },
     }
 }

@@ -125,6 +125,7 @@ impl TunnelDriver {
                     let Some(state) = state else {
                         // The helper went away while the tunnel was ours: it cannot be trusted.
                         return Err(Cause::HelperUnavailable {
+                            trouble: Default::default(),
                             detail: "the VPN helper stopped".into(),
                         });
                     };

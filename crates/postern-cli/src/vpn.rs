@@ -210,6 +210,7 @@ async fn connect(
         let cause = match driving.await {
             Ok(Err(cause)) => cause,
             _ => Cause::HelperUnavailable {
+                trouble: Default::default(),
                 detail: "the helper stopped reporting the tunnel".into(),
             },
         };

@@ -10,7 +10,8 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 const RUNS: usize = 15;
-const EVENT: &str = r#"{"connection-id":"cvpn-connection-04e7e1b2f0daf9460","endpoint-id":"cvpn-endpoint-0123456789abcdef0","common-name":"laptop.example.com","username":null,"platform":null,"platform-version":null,"public-ip":"198.51.100.10","client-openvpn-version":null,"aws-client-version":"3.12.0","groups":null,"schema-version":"v3"}"#;
+/// The published mutual-TLS capture (nulls, no endpoint id): what a certificate endpoint sends.
+const EVENT: &str = include_str!("../fixtures/mutual-tls-capture-nulls-no-endpoint-id.json");
 
 /// One HTTP/1.1 request on a kept-alive connection: its request line and body.
 fn read_request(reader: &mut BufReader<TcpStream>) -> Option<(String, String)> {

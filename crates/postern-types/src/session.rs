@@ -104,6 +104,20 @@ impl SessionState {
     }
 }
 
+/// Why the privileged helper cannot be used, for the step that helps.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum HelperTrouble {
+    /// Not running, or it stopped or broke the connection.
+    #[default]
+    Unreachable,
+    /// It refuses this user (not in its group).
+    NotPermitted,
+    /// What answers at the configured socket is not the helper (its directory or its process
+    /// is not root's): nothing was sent to it.
+    Untrusted,
+}
+
 /// Why the state changed: one sentence for people, one next step, and a stable code.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(
@@ -152,6 +166,8 @@ pub enum Cause {
     /// The privileged VPN helper is not running, or refuses this user.
     HelperUnavailable {
         detail: String,
+        #[serde(default)]
+        trouble: HelperTrouble,
     },
     /// The helper runs but speaks another protocol version.
     HelperVersion {
@@ -265,7 +281,7 @@ impl Cause {
             Cause::ProfileStoreUnreadable { detail } => {
                 format!("The VPN profiles could not be read ({detail}).")
             }
-            Cause::HelperUnavailable { detail } => {
+            Cause::HelperUnavailable { detail, .. } => {
                 format!("The Postern VPN helper cannot be used ({detail}).")
             }
             Cause::HelperVersion { helper, agent } => format!(
@@ -338,9 +354,17 @@ impl Cause {
             Cause::ProfileStoreUnreadable { .. } => {
                 "Check that the folder is yours and readable, or import the profile again (`postern vpn import FILE`).".into()
             }
-            Cause::HelperUnavailable { .. } => {
-                "Start the Postern VPN helper (or reinstall Postern), then click Connect.".into()
-            }
+            Cause::HelperUnavailable { trouble, .. } => match trouble {
+                HelperTrouble::Unreachable => {
+                    "Start the Postern VPN helper (or reinstall Postern), then click Connect.".into()
+                }
+                HelperTrouble::NotPermitted => {
+                    "Ask your IT department to add your account to the 'postern' group, then log in again.".into()
+                }
+                HelperTrouble::Untrusted => {
+                    "Unset POSTERN_HELPER_SOCKET (so the helper's own socket is used) or point it at the helper's socket; if the default is refused, reinstall Postern.".into()
+                }
+            },
             Cause::HelperVersion { .. } => {
                 "Restart the Postern VPN helper (or reinstall Postern) so it matches this version.".into()
             }

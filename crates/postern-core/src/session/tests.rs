@@ -436,7 +436,10 @@ fn every_typed_cause_has_its_sentence_next_step_and_code() {
             E::EgressMismatch,
         ),
         (
-            Cause::HelperUnavailable { detail: d() },
+            Cause::HelperUnavailable {
+                detail: d(),
+                trouble: Default::default(),
+            },
             E::HelperUnavailable,
         ),
         (
