@@ -6,6 +6,7 @@
 pub mod cedar;
 pub mod event;
 pub mod identity;
+pub mod runtime;
 
 use std::path::{Path, PathBuf};
 

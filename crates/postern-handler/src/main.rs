@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use postern_handler::runtime::RuntimeApi;
 use postern_handler::{Handler, LoadError, MAX_EVENT_BYTES, Origin};
 use serde_json::Value;
 
@@ -141,48 +142,43 @@ fn validate(policy: Option<&Path>) -> ExitCode {
     }
 }
 
-/// One decision per invocation; a policy that cannot be loaded makes every answer a denial
-/// (logged once, at cold start) instead of a crash the endpoint would report as an error.
+/// One decision per invocation, on the Lambda Runtime API; a policy that cannot be loaded makes
+/// every answer a denial (logged once, at cold start) instead of a crash the endpoint would
+/// report as an error.
 fn lambda(loaded: Result<Handler, LoadError>) -> ExitCode {
-    if let Err(e) = &loaded {
-        eprintln!("postern-handler: {e}; every connection will be denied (fail closed)");
-    }
-    let loaded = std::sync::Arc::new(loaded);
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(r) => r,
+    let api = match RuntimeApi::from_env() {
+        Ok(api) => api,
         Err(e) => {
-            eprintln!("postern-handler: cannot start: {e}");
+            eprintln!("postern-handler: {e}");
             return ExitCode::FAILURE;
         }
     };
-    let handler = lambda_runtime::service_fn(move |event: lambda_runtime::LambdaEvent<Value>| {
-        let loaded = loaded.clone();
-        async move {
-            Ok::<Value, lambda_runtime::Error>(match loaded.as_ref() {
-                Ok(handler) => {
-                    // The runtime has already parsed the payload; the size limit still holds.
-                    let size = serde_json::to_vec(&event.payload).map_or(usize::MAX, |b| b.len());
-                    let d = handler.decide_sized(
-                        &event.payload,
-                        size,
-                        Origin::Aws,
-                        jiff::Timestamp::now(),
-                    );
-                    println!("{}", d.log);
-                    d.output
-                }
-                Err(_) => postern_handler::fail_closed(&event.payload),
-            })
-        }
-    });
-    match runtime.block_on(lambda_runtime::run(handler)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("postern-handler: the Lambda runtime stopped: {e}");
-            ExitCode::FAILURE
+    if let Err(e) = &loaded {
+        eprintln!("postern-handler: {e}; every connection will be denied (fail closed)");
+    }
+    loop {
+        let invocation = match api.next() {
+            Ok(invocation) => invocation,
+            Err(e) => {
+                // Lambda restarts the function; nothing was decided.
+                eprintln!("postern-handler: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        let output = match &loaded {
+            Ok(handler) => {
+                let d =
+                    handler.decide_bytes(&invocation.event, Origin::Aws, jiff::Timestamp::now());
+                println!("{}", d.log);
+                d.output
+            }
+            Err(_) => postern_handler::fail_closed(
+                &serde_json::from_slice(&invocation.event).unwrap_or(Value::Null),
+            ),
+        };
+        if let Err(e) = api.respond(&invocation.request_id, output.to_string().as_bytes()) {
+            eprintln!("postern-handler: {e}");
+            return ExitCode::FAILURE;
         }
     }
 }
