@@ -22,6 +22,8 @@ from vpn_connect import LAB, plain  # noqa: E402
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 BIN = ROOT / "target" / "debug"
 AWS = "http://192.0.2.90"
+RESOLVECTL = "/var/cache/postern-lab/systemd-resolved/usr/bin/resolvectl"
+SYSTEM_BUS = "unix:path=/run/postern-lab-bus/system_bus"
 
 
 def main():
@@ -45,8 +47,11 @@ def main():
                AWS_ENDPOINT_URL_SSO_OIDC=AWS, AWS_ENDPOINT_URL_SSO=AWS)
     procs = []
     try:
+        # The VPN's pushed DNS goes to the laptop's systemd-resolved, as on a real machine.
         procs.append(subprocess.Popen(["ip", "netns", "exec", "pl-laptop", str(BIN / "postern-helper"), "--socket",
-                                       str(home / "helper.sock"), "--state-dir", str(home / "hstate")],
+                                       str(home / "helper.sock"), "--state-dir", str(home / "hstate"),
+                                       "--resolver-tool", RESOLVECTL],
+                                      env=dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=SYSTEM_BUS),
                                       stderr=subprocess.DEVNULL))
         profile = home / "corp.ovpn"
         subprocess.run([str(LAB), "profile", "alice.lab.test", str(profile)], check=True)

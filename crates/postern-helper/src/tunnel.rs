@@ -60,9 +60,10 @@ pub struct Supervisor {
     traffic: Arc<Mutex<(u64, u64)>>,
     running: AsyncMutex<Option<Running>>,
     resolver: Arc<Resolver>,
-    /// The OpenVPN binary that passed the version check, and its modification time: checked
-    /// once, not on every connect (running `openvpn --version` costs a process start).
-    checked_openvpn: Mutex<Option<std::time::SystemTime>>,
+    /// The OpenVPN binaries (stock, the SAML build) that passed the version check, with their
+    /// modification times: each checked once, not on every connect (running `openvpn
+    /// --version` costs a process start), and again when it changes.
+    checked_openvpn: Mutex<Vec<(PathBuf, std::time::SystemTime)>>,
 }
 
 /// Each state with the uid whose tunnel it was, so nobody reads another's.
@@ -114,7 +115,7 @@ impl Supervisor {
             traffic: Arc::new(Mutex::new((0, 0))),
             running: AsyncMutex::new(None),
             resolver: Arc::new(Resolver::new(args.resolver_tool.clone())),
-            checked_openvpn: Mutex::new(None),
+            checked_openvpn: Mutex::new(Vec::new()),
         })
     }
 
@@ -240,21 +241,24 @@ impl Supervisor {
             }
             AuthMode::UserPassword => return refuse(TunnelFailure::PasswordUnsupported),
         };
-        let modified = std::fs::metadata(&self.args.openvpn)
+        // Keyed on the binary this tunnel runs (stock or the SAML build), path and mtime.
+        let fingerprint = std::fs::metadata(&openvpn)
             .and_then(|m| m.modified())
-            .ok();
-        let known_good = modified.is_some()
-            && self
-                .checked_openvpn
+            .ok()
+            .map(|modified| (openvpn.clone(), modified));
+        let known_good = fingerprint.as_ref().is_some_and(|f| {
+            self.checked_openvpn
                 .lock()
-                .map(|c| *c == modified)
-                .unwrap_or(false);
+                .map(|checked| checked.contains(f))
+                .unwrap_or(false)
+        });
         if !known_good {
             if let Err(cause) = check_openvpn(&openvpn).await {
                 return refuse(cause);
             }
-            if let Ok(mut c) = self.checked_openvpn.lock() {
-                *c = modified;
+            if let (Ok(mut checked), Some(fingerprint)) = (self.checked_openvpn.lock(), fingerprint)
+            {
+                checked.push(fingerprint);
             }
         }
         let config = self.args.state_dir.join("profile.ovpn");

@@ -440,6 +440,16 @@ fn a_missing_or_old_openvpn_and_a_missing_helper_are_explained() {
     let socket = too_old.socket();
     drop(too_old);
 
+    // Stock OpenVPN passes and is remembered; the SAML build is checked on its own account.
+    let saml_too_old = Helper::start(&["--saml-openvpn", fake.to_str().unwrap()]);
+    vpn(&user, &saml_too_old, &["connect", "corp"]).assert_ok();
+    vpn(&user, &saml_too_old, &["disconnect"]).assert_ok();
+    let saml_user = saml_user();
+    import_saml(&saml_user, "corp-saml");
+    vpn(&saml_user, &saml_too_old, &["connect", "corp-saml"])
+        .assert_fails(VPN_FAILED, "OpenVPN 2.3.18 is too old");
+    drop(saml_too_old);
+
     let gone = Run::from(
         user.postern()
             .env("POSTERN_HELPER_SOCKET", &socket)
