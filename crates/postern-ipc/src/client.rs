@@ -118,6 +118,10 @@ fn unreachable(path: &Path, e: std::io::Error) -> HelperClientError {
     }
 }
 
+fn unexpected(reply: Reply) -> HelperClientError {
+    HelperClientError::Broken(format!("unexpected answer {reply:?}"))
+}
+
 /// The socket path: `$POSTERN_HELPER_SOCKET`, else the system default.
 pub fn socket_path() -> PathBuf {
     std::env::var_os(SOCKET_ENV)
@@ -149,9 +153,7 @@ impl HelperClient {
                 helper_version,
             }),
             Reply::Refused(e) => Err(e.into()),
-            other => Err(HelperClientError::Broken(format!(
-                "unexpected answer {other:?}"
-            ))),
+            other => Err(unexpected(other)),
         }
     }
 
@@ -163,13 +165,21 @@ impl HelperClient {
         }
     }
 
+    /// Asks, and takes the one kind of answer `pick` accepts (it hands any other back).
+    async fn ask_for<T>(
+        &mut self,
+        request: &Request,
+        pick: impl FnOnce(Reply) -> Result<T, Box<Reply>>,
+    ) -> Result<T, HelperClientError> {
+        pick(self.ask(request).await?).map_err(|other| unexpected(*other))
+    }
+
     async fn ask_state(&mut self, request: &Request) -> Result<TunnelState, HelperClientError> {
-        match self.ask(request).await? {
+        self.ask_for(request, |reply| match reply {
             Reply::State(s) => Ok(s),
-            other => Err(HelperClientError::Broken(format!(
-                "unexpected answer {other:?}"
-            ))),
-        }
+            other => Err(Box::new(other)),
+        })
+        .await
     }
 
     pub async fn connect_tunnel(
@@ -203,31 +213,28 @@ impl HelperClient {
     }
 
     pub async fn state_history(&mut self) -> Result<Vec<TunnelStateRecord>, HelperClientError> {
-        match self.ask(&Request::StateHistory).await? {
+        self.ask_for(&Request::StateHistory, |reply| match reply {
             Reply::History { states } => Ok(states),
-            other => Err(HelperClientError::Broken(format!(
-                "unexpected answer {other:?}"
-            ))),
-        }
+            other => Err(Box::new(other)),
+        })
+        .await
     }
 
     pub async fn openvpn_log(&mut self) -> Result<Vec<String>, HelperClientError> {
-        match self.ask(&Request::OpenVpnLog).await? {
+        self.ask_for(&Request::OpenVpnLog, |reply| match reply {
             Reply::Log { lines } => Ok(lines),
-            other => Err(HelperClientError::Broken(format!(
-                "unexpected answer {other:?}"
-            ))),
-        }
+            other => Err(Box::new(other)),
+        })
+        .await
     }
 
     /// (received, sent) bytes of the current tunnel.
     pub async fn traffic(&mut self) -> Result<(u64, u64), HelperClientError> {
-        match self.ask(&Request::Traffic).await? {
+        self.ask_for(&Request::Traffic, |reply| match reply {
             Reply::Traffic { received, sent } => Ok((received, sent)),
-            other => Err(HelperClientError::Broken(format!(
-                "unexpected answer {other:?}"
-            ))),
-        }
+            other => Err(Box::new(other)),
+        })
+        .await
     }
 
     /// Turns this connection into a stream of states.
