@@ -31,7 +31,9 @@ pub use oidc::Endpoints;
 pub use portal::{Account, RoleCredentials};
 pub use records::{ClientRegistration, Freshness, SignInMethod, TokenSet};
 pub use secret::SecretText;
-pub use store::{KeychainError, KeyringStore, MemoryStore, SecretStore};
+#[cfg(any(test, feature = "test-support"))]
+pub use store::MemoryStore;
+pub use store::{KeychainError, KeyringStore, SecretStore};
 
 use oidc::{OidcClient, PollOutcome};
 use pkce::{CallbackListener, PkceAttempt};

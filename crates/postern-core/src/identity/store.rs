@@ -211,12 +211,14 @@ impl RawSecretStore for KeyringStore {
 }
 
 /// An in-process store for unit tests, which enforces the Windows item limit so that chunking
-/// is exercised.
+/// is exercised. Not in production builds.
+#[cfg(any(test, feature = "test-support"))]
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     items: Mutex<HashMap<String, String>>,
 }
 
+#[cfg(any(test, feature = "test-support"))]
 impl MemoryStore {
     pub fn keys(&self) -> Vec<String> {
         let mut keys: Vec<String> = self.items.lock().unwrap().keys().cloned().collect();
@@ -230,6 +232,7 @@ impl MemoryStore {
     }
 }
 
+#[cfg(any(test, feature = "test-support"))]
 impl RawSecretStore for MemoryStore {
     fn read(&self, key: &str) -> Result<Option<String>, KeychainError> {
         Ok(self.items.lock().unwrap().get(key).cloned())
