@@ -5,7 +5,9 @@
 //! Identity Center token record; values above [`MAX_ITEM_UNITS`] are split over numbered items
 //! under one header item, on every OS alike so the code path is tested here.
 
+#[cfg(any(test, feature = "test-support"))]
 use std::collections::HashMap;
+#[cfg(any(test, feature = "test-support"))]
 use std::sync::Mutex;
 
 use crate::problem::{ExitCode, Problem};
