@@ -28,6 +28,7 @@ fn main() {
     #[cfg(target_os = "linux")]
     if std::env::var_os("GDK_GL").is_none() {
         // SAFETY: the first statements of main, before any other thread exists.
+        #[allow(unsafe_code, reason = "set_var before any thread starts")]
         unsafe {
             std::env::set_var("GDK_GL", "disable");
             std::env::set_var("WEBKIT_DISABLE_COMPOSITING_MODE", "1");

@@ -22,6 +22,10 @@ fn icon(indicator: Indicator) -> Image<'static> {
         Indicator::Warning => include_bytes!("../../icons/tray-warning.png"),
         Indicator::Blocked => include_bytes!("../../icons/tray-blocked.png"),
     };
+    #[allow(
+        clippy::expect_used,
+        reason = "the icons are compiled in and checked by the tests"
+    )]
     Image::from_bytes(bytes).expect("the tray icons are valid PNGs")
 }
 

@@ -164,7 +164,12 @@ impl TunnelDriver {
                         return Ok(());
                     }
                 }
-                assertion = async { answer.as_mut().expect("guarded").await }, if answer.is_some() => {
+                assertion = async {
+                    match answer.as_mut() {
+                        Some(wait) => wait.await,
+                        None => std::future::pending().await,
+                    }
+                }, if answer.is_some() => {
                     answer = None;
                     let refused = match assertion {
                         Ok(assertion) => match control.saml_response(&assertion).await {

@@ -1,5 +1,11 @@
 //! The real `postern` binary, writing into a pipe whose reader is already gone.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test or benchmark: a failure is its own"
+)]
+
 use std::io::Read;
 use std::process::{Command, Stdio};
 

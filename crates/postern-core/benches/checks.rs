@@ -7,6 +7,12 @@
 //! - Egress: three echo endpoints on loopback that each answer after 20 ms (a simulated RTT),
 //!   against one plain HTTP request to one of them. Target ≤ 1 RTT + 50 ms.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test or benchmark: a failure is its own"
+)]
+
 use std::time::{Duration, Instant};
 
 use postern_core::egress::{self, EgressSettings};

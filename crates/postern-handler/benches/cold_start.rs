@@ -2,6 +2,12 @@
 //! start (process start to its first answer on a Lambda Runtime API stand-in on loopback)
 //! against a Python handler with the seed's logic (`seed_handler.py`), in the same run.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test or benchmark: a failure is its own"
+)]
+
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;

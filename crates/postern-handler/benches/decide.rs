@@ -3,6 +3,12 @@
 //! printing the same JSON (what any handler does), all in one run.
 //! Target: p99 < 5 ms without network (Client VPN allows 30 s).
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test or benchmark: a failure is its own"
+)]
+
 use std::time::{Duration, Instant};
 
 use postern_handler::cedar::CedarPolicy;

@@ -2,6 +2,12 @@
 //! stand-in, answering the events AWS documents and captures, and failing closed without a
 //! readable policy.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test or benchmark: a failure is its own"
+)]
+
 use std::process::Command;
 
 #[path = "support/runtime_stand_in.rs"]

@@ -41,6 +41,7 @@ impl std::fmt::Display for Server {
 }
 
 /// This process's effective uid (the agent runs as its user).
+#[allow(unsafe_code, reason = "one libc call with no arguments")]
 fn effective_uid() -> u32 {
     // SAFETY: geteuid takes nothing, cannot fail and touches no memory of ours.
     unsafe { libc::geteuid() }

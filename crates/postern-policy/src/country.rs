@@ -66,6 +66,7 @@ impl CountryDatabase {
 /// Writes a Country database mapping each network to its ISO code, for tests (ours and other
 /// crates', through the `test-support` feature).
 #[cfg(any(test, feature = "test-support"))]
+#[allow(clippy::expect_used, reason = "a test helper: a failure is the test's")]
 pub fn write_test_database(path: &Path, networks: &[(&str, &str)]) {
     use std::collections::BTreeMap;
     let mut w = mmdb_writer::Writer::new("GeoLite2-Country");

@@ -441,6 +441,7 @@ fn create_owner_only(path: &Path) -> io::Result<std::fs::File> {
 /// Unpacks a bundle with the standard `unzip` tool, as a helpdesk would, and returns every
 /// file's text by its name in the zip. For tests (ours and other crates', `test-support`).
 #[cfg(any(test, feature = "test-support"))]
+#[allow(clippy::expect_used, reason = "a test helper: a failure is the test's")]
 pub fn unpack_with_unzip(zip: &Path, into: &Path) -> BTreeMap<String, String> {
     let status = std::process::Command::new("unzip")
         .arg("-q")

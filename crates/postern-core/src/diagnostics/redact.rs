@@ -96,6 +96,10 @@ const SYSTEM_ACCOUNTS: &[&str] = &[
     "postern",
 ];
 
+#[allow(
+    clippy::expect_used,
+    reason = "the patterns are constants, checked by the tests"
+)]
 fn re(pattern: &str) -> Regex {
     Regex::new(pattern).expect("redaction patterns are constants")
 }

@@ -221,6 +221,7 @@ pub struct MemoryStore {
 }
 
 #[cfg(any(test, feature = "test-support"))]
+#[allow(clippy::unwrap_used, reason = "a test double")]
 impl MemoryStore {
     pub fn keys(&self) -> Vec<String> {
         let mut keys: Vec<String> = self.items.lock().unwrap().keys().cloned().collect();
@@ -235,6 +236,7 @@ impl MemoryStore {
 }
 
 #[cfg(any(test, feature = "test-support"))]
+#[allow(clippy::unwrap_used, reason = "a test double")]
 impl RawSecretStore for MemoryStore {
     fn read(&self, key: &str) -> Result<Option<String>, KeychainError> {
         Ok(self.items.lock().unwrap().get(key).cloned())
