@@ -10,8 +10,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use postern_ipc::HelperError;
-use postern_ovpn::dns::{LogFact, PushedDns, log_fact};
-use postern_ovpn::management::{ManagementLine, parse_management_line, parse_openvpn_version};
+use postern_ovpn::machine::{Input, Limits, Outcome, Output, TunnelMachine};
+use postern_ovpn::management::{parse_management_line, parse_openvpn_version};
 use postern_ovpn::profile::{AuthMode, Profile};
 use postern_types::tunnel::{TunnelFailure, TunnelState, TunnelStateRecord};
 use rustix::process::{Pid, Signal, kill_process};
@@ -381,17 +381,6 @@ struct Tunnel {
     resolver: Arc<Resolver>,
 }
 
-/// Progress of the SAML round trip inside one tunnel.
-#[derive(Default)]
-struct SamlProgress {
-    /// The CRV1 state id of the endpoint's challenge.
-    challenge: Option<String>,
-    /// The password of the retry, once the browser answered.
-    password: Option<String>,
-    /// OpenVPN is holding for the retry until the answer is there.
-    hold_pending: bool,
-}
-
 impl Tunnel {
     fn publish(&self, state: TunnelState) {
         self.state.send_replace(Published {
@@ -486,186 +475,59 @@ impl Tunnel {
         let _ = std::fs::remove_file(&self.config);
         let (reader, mut writer) = stream.into_split();
         let mut lines = BufReader::new(reader).lines();
-        // `log on`: OpenVPN's log arrives in order with its states (the push, the tun device).
-        if send(&mut writer, "state on\nlog on\nbytecount 5\nhold release\n")
-            .await
-            .is_err()
-        {
-            return Outcome::Exited;
-        }
-        let mut reconnects = 0u32;
-        let mut failure: Option<TunnelFailure> = None;
-        let mut stopping = false;
-        let mut connected_once = false;
-        // The tunnel must be up by this time (first connect), or back by it (after a drop).
+        let limits = Limits {
+            max_reconnects: self.max_reconnects,
+            connect_timeout: self.connect_timeout,
+            reconnect_timeout: self.reconnect_timeout,
+            federation: self.federation.as_ref().map(|f| f.limit),
+        };
+        let (mut machine, first) = TunnelMachine::new(&self.profile, limits);
         let mut deadline = tokio::time::Instant::now() + self.connect_timeout;
-        let mut waiting = true;
-        let mut sign_in = SamlProgress::default();
-        // The tunnel's interface and the endpoint's DNS, as OpenVPN logs them before CONNECTED.
-        let (mut device, mut pushed) = (None::<String>, PushedDns::default());
-        let mut dns_set = false;
+        let mut pending: VecDeque<Output> = first.into();
         loop {
-            let line = tokio::select! {
-                line = lines.next_line() => line,
-                Some(assertion) = saml.recv(), if sign_in.challenge.is_some() && sign_in.password.is_none() => {
-                    let state_id = sign_in.challenge.clone().unwrap_or_default();
-                    let password = postern_ovpn::saml::crv1_password(&state_id, &assertion);
-                    let limit = self.federation.as_ref().and_then(|f| f.limit);
-                    if let Some(limit) = limit.filter(|l| password.len() > *l) {
-                        failure = Some(TunnelFailure::SamlAssertionTooLarge { length: password.len(), limit });
-                        let _ = send(&mut writer, "signal SIGTERM\n").await;
-                        continue;
+            // Carry out what the machine asked for; the DNS result goes back in.
+            while let Some(output) = pending.pop_front() {
+                match output {
+                    Output::Send(command) => {
+                        if send(&mut writer, &command).await.is_err() {
+                            // OpenVPN is gone; its management socket says the rest.
+                            break;
+                        }
                     }
-                    sign_in.password = Some(password);
-                    self.publish(TunnelState::Connecting { profile: self.profile.clone(), phase: "AUTH".into() });
-                    if std::mem::take(&mut sign_in.hold_pending) {
-                        let _ = send(&mut writer, "hold release\n").await;
+                    Output::Publish(state) => self.publish(state),
+                    Output::ApplyDns { device, dns } => {
+                        let state = self.resolver.apply(device.as_deref(), &dns).await;
+                        pending.extend(machine.handle(Input::DnsApplied(state)));
                     }
-                    continue;
+                    Output::RevertDns { device } => self.resolver.revert(device.as_deref()).await,
+                    Output::ArmDeadline(within) => {
+                        deadline = tokio::time::Instant::now() + within;
+                    }
+                    Output::Traffic { received, sent } => {
+                        if let Ok(mut t) = self.traffic.lock() {
+                            *t = (received, sent);
+                        }
+                    }
                 }
-                _ = stop.recv(), if !stopping => {
-                    stopping = true;
-                    self.publish(TunnelState::Disconnecting { profile: self.profile.clone() });
-                    let _ = send(&mut writer, "signal SIGTERM\n").await;
-                    continue;
-                }
-                _ = tokio::time::sleep_until(deadline), if waiting && failure.is_none() && !stopping => {
-                    failure = Some(if connected_once {
-                        TunnelFailure::ConnectionLost { attempts: reconnects }
-                    } else {
-                        TunnelFailure::Fatal { message: "no connection to the VPN endpoint within the time limit".into() }
-                    });
-                    let _ = send(&mut writer, "signal SIGTERM\n").await;
-                    continue;
-                }
+            }
+            let input = tokio::select! {
+                line = lines.next_line() => match line {
+                    Ok(Some(line)) => Input::Line(parse_management_line(&line)),
+                    _ => break,
+                },
+                Some(assertion) = saml.recv(), if machine.wants_assertion() => Input::Assertion(assertion),
+                _ = stop.recv(), if machine.stoppable() => Input::Stop,
+                _ = tokio::time::sleep_until(deadline), if machine.deadline_counts() => Input::DeadlinePassed,
             };
-            let Ok(Some(line)) = line else { break };
-            match parse_management_line(&line) {
-                ManagementLine::Hold if !stopping && failure.is_none() => {
-                    if sign_in.challenge.is_some() && sign_in.password.is_none() {
-                        // The retry must wait for the browser's answer.
-                        sign_in.hold_pending = true;
-                    } else {
-                        let _ = send(&mut writer, "hold release\n").await;
-                    }
-                }
-                ManagementLine::State {
-                    name,
-                    detail,
-                    tunnel_ip,
-                    remote_ip,
-                } => match name.as_str() {
-                    "CONNECTED" if !stopping && failure.is_none() => {
-                        connected_once = true;
-                        waiting = false;
-                        reconnects = 0;
-                        // After a reconnect the push is read again and applied afresh.
-                        let dns = self.resolver.apply(device.as_deref(), &pushed).await;
-                        dns_set |= !matches!(dns, postern_ovpn::dns::DnsState::NotPushed);
-                        self.publish(TunnelState::Connected {
-                            profile: self.profile.clone(),
-                            tunnel_ip,
-                            endpoint_ip: remote_ip,
-                            dns,
-                        });
-                    }
-                    // The SAML challenge ends the first attempt with auth-failure by design.
-                    "RECONNECTING" if sign_in.challenge.is_some() && detail == "auth-failure" => {}
-                    "RECONNECTING" if !stopping && failure.is_none() => {
-                        reconnects += 1;
-                        if !waiting {
-                            waiting = true;
-                            deadline = tokio::time::Instant::now() + self.reconnect_timeout;
-                        }
-                        if reconnects > self.max_reconnects {
-                            failure = Some(TunnelFailure::ConnectionLost {
-                                attempts: reconnects - 1,
-                            });
-                            let _ = send(&mut writer, "signal SIGTERM\n").await;
-                        } else {
-                            self.publish(TunnelState::Reconnecting {
-                                profile: self.profile.clone(),
-                                attempt: reconnects,
-                                max: self.max_reconnects,
-                                reason: detail,
-                            });
-                        }
-                    }
-                    "EXITING" => {}
-                    phase if !stopping && failure.is_none() && !connected_once => {
-                        self.publish(TunnelState::Connecting {
-                            profile: self.profile.clone(),
-                            phase: phase.to_string(),
-                        });
-                    }
-                    _ => {}
-                },
-                ManagementLine::AuthFailed { reason } if failure.is_none() => {
-                    failure = Some(TunnelFailure::Denied { reason });
-                    let _ = send(&mut writer, "signal SIGTERM\n").await;
-                }
-                ManagementLine::Challenge { state_id, url }
-                    if failure.is_none()
-                        && self.federation.is_some()
-                        && sign_in.password.is_none() =>
-                {
-                    sign_in.challenge = Some(state_id);
-                    deadline = tokio::time::Instant::now() + self.connect_timeout;
-                    self.publish(TunnelState::AwaitingBrowser {
-                        profile: self.profile.clone(),
-                        url,
-                    });
-                }
-                ManagementLine::Challenge { .. } if failure.is_none() => {
-                    failure = Some(if sign_in.password.is_some() {
-                        TunnelFailure::Denied {
-                            reason: Some("the VPN endpoint did not accept the sign-in".into()),
-                        }
-                    } else {
-                        TunnelFailure::SamlUnsupported
-                    });
-                    let _ = send(&mut writer, "signal SIGTERM\n").await;
-                }
-                ManagementLine::NeedPassword if failure.is_none() && self.federation.is_some() => {
-                    // First attempt: announce the ACS port; retry: the CRV1 answer.
-                    let password = sign_in
-                        .password
-                        .clone()
-                        .unwrap_or_else(|| "ACS::35001".into());
-                    let command = format!(
-                        "username \"Auth\" \"N/A\"\npassword \"Auth\" \"{}\"\n",
-                        password.replace('\\', "\\\\").replace('"', "\\\"")
-                    );
-                    let _ = send(&mut writer, &command).await;
-                }
-                ManagementLine::NeedPassword if failure.is_none() => {
-                    failure = Some(TunnelFailure::PasswordUnsupported);
-                    let _ = send(&mut writer, "signal SIGTERM\n").await;
-                }
-                ManagementLine::Log(message) => match log_fact(&message) {
-                    Some(LogFact::Pushed(dns)) => pushed = dns,
-                    Some(LogFact::Device(name)) => device = Some(name),
-                    None => {}
-                },
-                ManagementLine::ByteCount { received, sent } => {
-                    if let Ok(mut t) = self.traffic.lock() {
-                        *t = (received, sent);
-                    }
-                }
-                ManagementLine::Fatal(message) if failure.is_none() => {
-                    failure = Some(TunnelFailure::Fatal { message });
-                }
-                _ => {}
+            pending.extend(machine.handle(input));
+        }
+        let (undo, outcome) = machine.finish();
+        for output in undo {
+            if let Output::RevertDns { device } = output {
+                self.resolver.revert(device.as_deref()).await;
             }
         }
-        if dns_set {
-            self.resolver.revert(device.as_deref()).await;
-        }
-        match failure {
-            Some(f) => Outcome::Failed(f),
-            None if stopping => Outcome::Stopped,
-            None => Outcome::Exited,
-        }
+        outcome
     }
 
     /// Connects to the management socket once OpenVPN created it (bounded wait, 10 s).
@@ -686,12 +548,6 @@ impl Tunnel {
 
 async fn send(w: &mut tokio::net::unix::OwnedWriteHalf, command: &str) -> std::io::Result<()> {
     w.write_all(command.as_bytes()).await
-}
-
-enum Outcome {
-    Stopped,
-    Failed(TunnelFailure),
-    Exited,
 }
 
 /// The fixed argument list. Everything after `--config` overrides the profile.

@@ -4,6 +4,7 @@
 //! helper links this and `postern-types`, not the desktop core.
 
 pub mod dns;
+pub mod machine;
 pub mod management;
 pub mod profile;
 pub mod saml;

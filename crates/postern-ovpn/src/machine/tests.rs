@@ -1,0 +1,336 @@
+use super::*;
+use crate::management::parse_management_line;
+
+/// Recorded in the lab: OpenVPN 2.6.14 against the lab's endpoint, from hold release to
+/// CONNECTED, then SIGTERM.
+const CONNECT: &str = include_str!("connect.transcript");
+/// Recorded in the lab: the endpoint's connect handler denies with a reason.
+const DENIED: &str = include_str!("denied.transcript");
+
+fn limits(federation: Option<Option<usize>>) -> Limits {
+    Limits {
+        max_reconnects: 3,
+        connect_timeout: Duration::from_secs(60),
+        reconnect_timeout: Duration::from_secs(30),
+        federation,
+    }
+}
+
+/// Feeds every line; answers each ApplyDns with `dns`, as the helper does.
+fn run(m: &mut TunnelMachine, transcript: &str, dns: &DnsState) -> Vec<Output> {
+    let mut out = Vec::new();
+    for line in transcript.lines() {
+        for o in m.handle(Input::Line(parse_management_line(line))) {
+            if matches!(o, Output::ApplyDns { .. }) {
+                out.push(o);
+                out.extend(m.handle(Input::DnsApplied(dns.clone())));
+            } else {
+                out.push(o);
+            }
+        }
+    }
+    out
+}
+
+fn published(out: &[Output]) -> Vec<TunnelState> {
+    out.iter()
+        .filter_map(|o| match o {
+            Output::Publish(s) => Some(s.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn applied() -> DnsState {
+    DnsState::Applied {
+        servers: vec!["10.0.0.2".parse().unwrap()],
+        domains: vec!["corp.internal".into()],
+        via: "systemd-resolved".into(),
+    }
+}
+
+#[test]
+fn a_recorded_connect_publishes_its_phases_applies_the_push_and_ends_stopped() {
+    let (mut m, first) = TunnelMachine::new("corp", limits(None));
+    assert_eq!(
+        first,
+        vec![
+            Output::Send(START.into()),
+            Output::ArmDeadline(Duration::from_secs(60))
+        ]
+    );
+    let connect_part: String = CONNECT
+        .lines()
+        .take_while(|l| !l.contains("EXITING"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let out = run(&mut m, &connect_part, &applied());
+    let dns = out.iter().find_map(|o| match o {
+        Output::ApplyDns { device, dns } => Some((device.clone(), dns.clone())),
+        _ => None,
+    });
+    let (device, dns) = dns.expect("the push was handed to the resolver");
+    assert_eq!(device.as_deref(), Some("tun0"));
+    assert_eq!(
+        dns.servers,
+        vec!["10.0.0.2".parse::<std::net::IpAddr>().unwrap()]
+    );
+    assert_eq!(dns.domains, vec!["corp.internal"]);
+    let states = published(&out);
+    let phases: Vec<&str> = states
+        .iter()
+        .filter_map(|s| match s {
+            TunnelState::Connecting { phase, .. } => Some(phase.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        phases,
+        [
+            "RESOLVE",
+            "RESOLVE",
+            "WAIT",
+            "AUTH",
+            "ASSIGN_IP",
+            "ADD_ROUTES"
+        ]
+    );
+    assert_eq!(
+        states.last(),
+        Some(&TunnelState::Connected {
+            profile: "corp".into(),
+            tunnel_ip: "10.200.0.2".into(),
+            endpoint_ip: "203.0.113.20".into(),
+            dns: applied(),
+        })
+    );
+    // Disconnect: Disconnecting, SIGTERM; once OpenVPN is gone, the DNS is taken back.
+    assert_eq!(
+        m.handle(Input::Stop),
+        vec![
+            Output::Publish(TunnelState::Disconnecting {
+                profile: "corp".into()
+            }),
+            Output::Send(SIGTERM.into())
+        ]
+    );
+    assert!(
+        m.handle(Input::Stop).is_empty(),
+        "a second stop changes nothing"
+    );
+    let rest: String = CONNECT
+        .lines()
+        .skip_while(|l| !l.contains("EXITING"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert!(published(&run(&mut m, &rest, &applied())).is_empty());
+    assert_eq!(
+        m.finish(),
+        (
+            vec![Output::RevertDns {
+                device: Some("tun0".into())
+            }],
+            Outcome::Stopped
+        )
+    );
+}
+
+#[test]
+fn a_recorded_denial_carries_the_servers_reason() {
+    let (mut m, _) = TunnelMachine::new("corp", limits(None));
+    let out = run(&mut m, DENIED, &DnsState::NotPushed);
+    assert!(out.contains(&Output::Send(SIGTERM.into())));
+    assert_eq!(
+        m.finish(),
+        (
+            Vec::new(),
+            Outcome::Failed(TunnelFailure::Denied {
+                reason: Some("Your device failed the posture check (FileVault)".into())
+            })
+        )
+    );
+}
+
+#[test]
+fn drops_are_reconnected_with_the_hold_released_and_bounded() {
+    let (mut m, _) = TunnelMachine::new("corp", limits(None));
+    let up = ">STATE:1,CONNECTED,SUCCESS,10.200.0.2,203.0.113.20,443,,\n";
+    run(&mut m, up, &DnsState::NotPushed);
+    // OpenVPN's own lines after a ping-restart: the state, then a hold before it tries again.
+    let drop = ">STATE:2,RECONNECTING,ping-restart,,,,,\n>HOLD:Waiting for hold release:1\n";
+    let out = run(&mut m, drop, &DnsState::NotPushed);
+    assert_eq!(
+        out,
+        vec![
+            Output::ArmDeadline(Duration::from_secs(30)),
+            Output::Publish(TunnelState::Reconnecting {
+                profile: "corp".into(),
+                attempt: 1,
+                max: 3,
+                reason: "ping-restart".into()
+            }),
+            Output::Send(HOLD_RELEASE.into()),
+        ]
+    );
+    // Back: connected again, the count starts over.
+    let back = run(&mut m, up, &DnsState::NotPushed);
+    assert!(matches!(
+        published(&back)[..],
+        [TunnelState::Connected { .. }]
+    ));
+    for attempt in 1..=3 {
+        let out = run(
+            &mut m,
+            ">STATE:3,RECONNECTING,ping-restart,,,,,\n",
+            &DnsState::NotPushed,
+        );
+        assert!(
+            matches!(&published(&out)[..], [TunnelState::Reconnecting { attempt: a, .. }] if *a == attempt)
+        );
+    }
+    let out = run(
+        &mut m,
+        ">STATE:4,RECONNECTING,ping-restart,,,,,\n",
+        &DnsState::NotPushed,
+    );
+    assert_eq!(out, vec![Output::Send(SIGTERM.into())]);
+    assert_eq!(
+        m.finish().1,
+        Outcome::Failed(TunnelFailure::ConnectionLost { attempts: 3 })
+    );
+}
+
+#[test]
+fn the_saml_round_trip_waits_for_the_browser_then_retries_with_crv1() {
+    let (mut m, _) = TunnelMachine::new("corp", limits(Some(Some(256))));
+    let ask = run(
+        &mut m,
+        ">PASSWORD:Need 'Auth' username/password\n",
+        &DnsState::NotPushed,
+    );
+    assert_eq!(
+        ask,
+        vec![Output::Send(
+            "username \"Auth\" \"N/A\"\npassword \"Auth\" \"ACS::35001\"\n".into()
+        )]
+    );
+    let challenge = ">PASSWORD:Verification Failed: 'Auth' ['CRV1:R:instance-1/abc:Ti9B:https://idp.example/saml?x=1']\n\
+                     >STATE:5,RECONNECTING,auth-failure,,,,,\n>HOLD:Waiting for hold release:1\n";
+    let out = run(&mut m, challenge, &DnsState::NotPushed);
+    assert_eq!(
+        out,
+        vec![
+            Output::ArmDeadline(Duration::from_secs(60)),
+            Output::Publish(TunnelState::AwaitingBrowser {
+                profile: "corp".into(),
+                url: "https://idp.example/saml?x=1".into()
+            }),
+        ],
+        "the challenge's auth-failure is no drop, and the hold waits for the browser"
+    );
+    assert!(m.wants_assertion());
+    let answered = m.handle(Input::Assertion("PHNhbWw+".into()));
+    assert_eq!(
+        answered,
+        vec![
+            Output::Publish(TunnelState::Connecting {
+                profile: "corp".into(),
+                phase: "AUTH".into()
+            }),
+            Output::Send(HOLD_RELEASE.into()),
+        ]
+    );
+    assert!(!m.wants_assertion());
+    let retry = run(
+        &mut m,
+        ">PASSWORD:Need 'Auth' username/password\n",
+        &DnsState::NotPushed,
+    );
+    assert_eq!(
+        retry,
+        vec![Output::Send(
+            "username \"Auth\" \"N/A\"\npassword \"Auth\" \"CRV1::instance-1/abc::PHNhbWw%2B\"\n"
+                .into()
+        )]
+    );
+    // The endpoint challenging again after the answer is a refusal, not another sign-in.
+    let again = run(
+        &mut m,
+        ">PASSWORD:Verification Failed: 'Auth' ['CRV1:R:instance-1/abd:Ti9B:https://idp.example/saml']\n",
+        &DnsState::NotPushed,
+    );
+    assert_eq!(again, vec![Output::Send(SIGTERM.into())]);
+    assert!(matches!(
+        m.finish().1,
+        Outcome::Failed(TunnelFailure::Denied { .. })
+    ));
+}
+
+#[test]
+fn a_large_assertion_a_challenge_without_saml_a_password_prompt_fatal_and_the_deadline_fail() {
+    let (mut m, _) = TunnelMachine::new("corp", limits(Some(Some(40))));
+    run(
+        &mut m,
+        ">PASSWORD:Verification Failed: 'Auth' ['CRV1:R:s:Ti9B:https://idp.example/']\n",
+        &DnsState::NotPushed,
+    );
+    assert_eq!(
+        m.handle(Input::Assertion("A".repeat(100))),
+        vec![Output::Send(SIGTERM.into())]
+    );
+    assert!(matches!(
+        m.finish().1,
+        Outcome::Failed(TunnelFailure::SamlAssertionTooLarge { limit: 40, .. })
+    ));
+
+    let (mut m, _) = TunnelMachine::new("corp", limits(None));
+    run(
+        &mut m,
+        ">PASSWORD:Verification Failed: 'Auth' ['CRV1:R:s:Ti9B:https://idp.example/']\n",
+        &DnsState::NotPushed,
+    );
+    assert_eq!(
+        m.finish().1,
+        Outcome::Failed(TunnelFailure::SamlUnsupported)
+    );
+
+    let (mut m, _) = TunnelMachine::new("corp", limits(None));
+    run(
+        &mut m,
+        ">PASSWORD:Need 'Auth' username/password\n",
+        &DnsState::NotPushed,
+    );
+    assert_eq!(
+        m.finish().1,
+        Outcome::Failed(TunnelFailure::PasswordUnsupported)
+    );
+
+    let (mut m, _) = TunnelMachine::new("corp", limits(None));
+    run(
+        &mut m,
+        ">FATAL:Cannot open TUN/TAP dev /dev/net/tun\n",
+        &DnsState::NotPushed,
+    );
+    assert_eq!(
+        m.finish().1,
+        Outcome::Failed(TunnelFailure::Fatal {
+            message: "Cannot open TUN/TAP dev /dev/net/tun".into()
+        })
+    );
+
+    let (mut m, _) = TunnelMachine::new("corp", limits(None));
+    assert!(m.deadline_counts());
+    assert_eq!(
+        m.handle(Input::DeadlinePassed),
+        vec![Output::Send(SIGTERM.into())]
+    );
+    assert!(!m.deadline_counts());
+    assert!(matches!(
+        m.finish().1,
+        Outcome::Failed(TunnelFailure::Fatal { .. })
+    ));
+
+    // OpenVPN that goes away by itself, with nothing said: exited.
+    let (mut m, _) = TunnelMachine::new("corp", limits(None));
+    assert_eq!(m.finish(), (Vec::new(), Outcome::Exited));
+}
