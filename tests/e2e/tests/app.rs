@@ -89,7 +89,6 @@ fn shots_dir() -> PathBuf {
 /// What both app tests stand on: the lab's turn and AWS, a user with the lab profile, a helper,
 /// a display, notifications recorded.
 struct Desktop {
-    _turn: lab::LabTurn,
     _aws: Spawned,
     user: postern_e2e::User,
     helper: Helper,
@@ -97,6 +96,8 @@ struct Desktop {
     display: String,
     notify_log: PathBuf,
     _monitor: Spawned,
+    /// Dropped last: the next test gets the lab only once this one's processes have ended.
+    _turn: lab::LabTurn,
 }
 
 impl Desktop {
