@@ -9,8 +9,10 @@ use std::time::{Duration, Instant};
 
 use postern_agent::diagnostics::{DiagnosticsSources, collect};
 use postern_agent::{Agent, AgentConfig};
+use postern_core::Problem;
 use postern_core::diagnostics::default_bundle_name;
 use postern_core::egress::{self, CountryDatabase};
+use postern_core::identity::{KeyringStore, SecretStore};
 use postern_core::policy::{self, OrgPolicy};
 use postern_core::posture;
 use postern_core::session::notify::{Notice, Notifier};
@@ -18,7 +20,6 @@ use postern_core::session::present::{Presentation, present};
 use postern_core::session::{SessionState, Transition};
 use postern_core::vpn::ProfileStore;
 use postern_core::vpn::saml::{PlainHttp, openable_sign_in_url};
-use postern_core::{Problem, identity::KeyringStore};
 use time::OffsetDateTime;
 use tokio::sync::watch;
 
@@ -41,12 +42,27 @@ pub struct Controller {
     policy_file: Option<PathBuf>,
     /// Why nothing can run, when the policy or the agent failed.
     setup_problem: Option<Presentation>,
+    /// The agent's profiles, for the window's list.
+    profiles: ProfileStore,
 }
 
 pub struct StartOptions {
     pub policy_file: Option<PathBuf>,
     pub agent_socket: PathBuf,
     pub open_browser: bool,
+    /// Where the session keeps its things: the user's own places and keychain, or (tests) a
+    /// folder and a store of their own.
+    pub places: Places,
+}
+
+pub enum Places {
+    ThisUser,
+    /// Only the tests construct it (the app always runs for its user).
+    #[cfg_attr(not(test), allow(dead_code))]
+    Isolated {
+        root: PathBuf,
+        secrets: Arc<dyn SecretStore>,
+    },
 }
 
 impl Controller {
@@ -54,6 +70,7 @@ impl Controller {
     /// in the tray and the window instead.
     pub async fn start(options: StartOptions, shell: Arc<dyn Shell>) -> Arc<Self> {
         let loaded = policy::load(options.policy_file.as_deref());
+        let mut profiles = ProfileStore::new(ProfileStore::default_dir(), Arc::new(KeyringStore));
         let (policy, agent, setup_problem) = match loaded {
             Err(e) => (
                 None,
@@ -65,7 +82,18 @@ impl Controller {
                 )),
             ),
             Ok((policy, _)) => {
-                let config = AgentConfig::for_this_user(policy.clone(), options.open_browser);
+                let config = match &options.places {
+                    Places::ThisUser => {
+                        AgentConfig::for_this_user(policy.clone(), options.open_browser)
+                    }
+                    Places::Isolated { root, secrets } => AgentConfig::isolated(
+                        policy.clone(),
+                        options.open_browser,
+                        root,
+                        secrets.clone(),
+                    ),
+                };
+                profiles = ProfileStore::new(config.profiles.clone(), config.secrets.clone());
                 match Agent::start(config, &options.agent_socket).await {
                     Ok(agent) => (Some(policy), Some(agent), None),
                     Err(e) => (
@@ -85,6 +113,7 @@ impl Controller {
             policy,
             policy_file: options.policy_file,
             setup_problem,
+            profiles,
         });
         match &controller.agent {
             Some(agent) => {
@@ -111,7 +140,8 @@ impl Controller {
         WindowView {
             session: self.presentation(),
             choices: self.policy.as_ref().map(view::choices).unwrap_or_default(),
-            profiles: ProfileStore::new(ProfileStore::default_dir(), Arc::new(KeyringStore))
+            profiles: self
+                .profiles
                 .list()
                 .map(|l| l.into_iter().map(|p| p.name).collect())
                 .unwrap_or_default(),

@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use tauri::{Manager, RunEvent};
 
-use controller::{Controller, StartOptions};
+use controller::{Controller, Places, StartOptions};
 
 fn main() {
     let started = std::time::Instant::now();
@@ -61,6 +61,7 @@ fn main() {
                     .map(PathBuf::from),
                 agent_socket: postern_core::paths::agent_socket(),
                 open_browser: true,
+                places: Places::ThisUser,
             };
             let controller =
                 tauri::async_runtime::block_on(Controller::start(options, shell.clone()));

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use postern_core::credentials::VendedCredentials;
-use postern_core::identity::{Identity, KeyringStore};
+use postern_core::identity::{Identity, KeyringStore, SecretStore};
 use postern_core::policy::OrgPolicy;
 use postern_core::policy::access::{AccessRule, Gate};
 use postern_core::posture::{self, PostureReport};
@@ -37,6 +37,8 @@ pub struct AgentConfig {
     pub aws_dir: Option<PathBuf>,
     /// Open the browser for sign-in (false on a headless machine: the code is shown instead).
     pub open_browser: bool,
+    /// Where the sign-in and the profiles' keys are kept: the OS keychain, or a test's store.
+    pub secrets: Arc<dyn SecretStore>,
 }
 
 impl AgentConfig {
@@ -49,6 +51,24 @@ impl AgentConfig {
             state_dir: postern_core::paths::user_state_dir(),
             aws_dir: postern_core::paths::aws_dir(),
             open_browser,
+            secrets: Arc::new(KeyringStore),
+        }
+    }
+
+    /// Everything of the session's under `root` and in `secrets`, nothing of the user's: for
+    /// tests of the doors that start an agent.
+    pub fn isolated(
+        policy: OrgPolicy,
+        open_browser: bool,
+        root: &std::path::Path,
+        secrets: Arc<dyn SecretStore>,
+    ) -> Self {
+        Self {
+            profiles: root.join("profiles"),
+            state_dir: root.join("state"),
+            aws_dir: Some(root.join("aws")),
+            secrets,
+            ..Self::for_this_user(policy, open_browser)
         }
     }
 }
@@ -158,7 +178,7 @@ struct Orchestrator {
 pub(crate) fn start(config: AgentConfig) -> Result<Handle, String> {
     let identity = Identity::new(
         &config.policy.identity_center,
-        Arc::new(KeyringStore),
+        config.secrets.clone(),
         config.state_dir.clone(),
         config.aws_dir.clone(),
     )
@@ -178,6 +198,7 @@ pub(crate) fn start(config: AgentConfig) -> Result<Handle, String> {
             plain_http: PlainHttp::from_policy(Some(&config.policy)),
         },
         config.profiles.clone(),
+        config.secrets.clone(),
     );
     Ok(start_with(config, parts, Tuning::default()))
 }

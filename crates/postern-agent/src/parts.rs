@@ -11,7 +11,7 @@ use std::sync::Arc;
 use postern_core::credentials::{VendedCredentials, scope_down};
 use postern_core::egress::{self, CountryDatabase, EgressSettings, Verdict};
 use postern_core::identity::{
-    DeviceCodePrompt, Identity, IdentityError, KeychainError, KeyringStore, SignInMethod,
+    DeviceCodePrompt, Identity, IdentityError, KeychainError, SecretStore, SignInMethod,
     SignInOptions, SignInPresenter,
 };
 use postern_core::policy::access::AccessRule;
@@ -108,6 +108,7 @@ impl Parts {
         helper_socket: PathBuf,
         vpn_sign_in: VpnSignIn,
         profiles: PathBuf,
+        secrets: Arc<dyn SecretStore>,
     ) -> Self {
         Parts {
             identity: Arc::new(RealIdentity {
@@ -122,7 +123,10 @@ impl Parts {
                 vpn_sign_in,
                 "postern-agent",
             )),
-            profiles: Arc::new(RealProfiles { dir: profiles }),
+            profiles: Arc::new(RealProfiles {
+                dir: profiles,
+                secrets,
+            }),
         }
     }
 }
@@ -317,11 +321,12 @@ impl EgressCheck for RealEgress {
 
 struct RealProfiles {
     dir: PathBuf,
+    secrets: Arc<dyn SecretStore>,
 }
 
 impl RealProfiles {
     fn store(&self) -> ProfileStore {
-        ProfileStore::new(self.dir.clone(), Arc::new(KeyringStore))
+        ProfileStore::new(self.dir.clone(), self.secrets.clone())
     }
 }
 

@@ -42,6 +42,11 @@ fn options(dir: &Path, policy: Option<&str>) -> StartOptions {
         policy_file: Some(policy_file.unwrap_or_else(|| dir.join("missing.toml"))),
         agent_socket: dir.join("agent/agent.sock"),
         open_browser: false,
+        // Nothing of the user's: the agent keeps its state here and its secrets in memory.
+        places: Places::Isolated {
+            root: dir.to_path_buf(),
+            secrets: Arc::new(postern_core::identity::MemoryStore::default()),
+        },
     }
 }
 

@@ -48,6 +48,7 @@ fn config(policy: OrgPolicy) -> AgentConfig {
         state_dir: "/nonexistent/state".into(),
         aws_dir: None,
         open_browser: false,
+        secrets: Arc::new(postern_core::identity::MemoryStore::default()),
     }
 }
 
