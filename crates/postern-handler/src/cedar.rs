@@ -14,6 +14,7 @@ use cedar_policy::{
     ValidationMode, Validator,
 };
 use miette::Diagnostic;
+use postern_policy::line_column;
 use serde_json::{Map, Value, json};
 
 /// The schema every handler policy is checked against (`postern-handler schema` prints it).
@@ -72,18 +73,6 @@ pub struct CedarVerdict {
     pub message: Option<String>,
     /// Evaluation errors (each makes the connection a denial: the handler fails closed).
     pub errors: Vec<String>,
-}
-
-fn line_column(source: &str, offset: usize) -> (usize, usize) {
-    let before = &source[..offset.min(source.len())];
-    let line = before.matches('\n').count() + 1;
-    let column = before
-        .rsplit_once('\n')
-        .map_or(before, |(_, rest)| rest)
-        .chars()
-        .count()
-        + 1;
-    (line, column)
 }
 
 /// Every located problem of a miette diagnostic (the whole file when it names no place).

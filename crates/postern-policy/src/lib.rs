@@ -21,8 +21,8 @@ use std::path::{Path, PathBuf};
 
 use url::Url;
 
-pub use reader::Issue;
 use reader::{Diagnostics, Table};
+pub use reader::{Issue, line_column};
 
 use postern_types::{ExitCode, Problem};
 
