@@ -32,6 +32,7 @@ pub struct VpnSignIn {
 }
 
 /// The real helper, over its socket.
+#[derive(Clone)]
 pub struct TunnelDriver {
     socket: PathBuf,
     sign_in: VpnSignIn,
@@ -196,18 +197,14 @@ impl Helper for TunnelDriver {
         profile: PreparedProfile,
         states: mpsc::Sender<TunnelState>,
     ) -> Task<Result<(), Cause>> {
-        let driver = TunnelDriver {
-            socket: self.socket.clone(),
-            ..*self
-        };
+        let driver = self.clone();
         Box::pin(async move { driver.drive(profile, states).await })
     }
 
     fn disconnect(&self) -> Task<()> {
-        let socket = self.socket.clone();
-        let client = self.client;
+        let driver = self.clone();
         Box::pin(async move {
-            if let Ok(mut helper) = HelperClient::connect(&socket, client).await {
+            if let Ok(mut helper) = driver.control().await {
                 let _ = helper.disconnect().await;
             }
         })
