@@ -1,18 +1,16 @@
 //! The agent's socket: in a directory only the user can enter, and every peer must be the same
 //! user (SO_PEERCRED). A second agent refuses to start while one answers on the socket.
-//! Bounded like the helper's: Hello within [`HELLO_DEADLINE`], every frame within its deadline,
-//! at most [`MAX_CONNECTIONS`] connections at once.
+//! Served by the shared server (`postern_ipc::server`), bounded like the helper's: Hello within
+//! its deadline, every frame within its deadline, at most [`MAX_CONNECTIONS`] at once.
 
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use postern_core::session::{SessionState, Transition};
 use postern_ipc::agent::{AGENT_PROTOCOL_VERSION, AgentError, AgentReply, AgentRequest};
-use postern_ipc::{
-    FrameError, HELLO_DEADLINE, hung_up, read_frame, read_frame_within, write_frame,
-};
+use postern_ipc::server::{self, Connections, Peer, Refusal, Service};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::{oneshot, watch};
 
@@ -22,23 +20,105 @@ use crate::orchestrator::{self, AgentConfig, Command, Handle};
 /// (a burst of credential_process calls is far below it) from exhausting descriptors.
 pub const MAX_CONNECTIONS: usize = 64;
 
-/// One admitted connection; the count drops when it ends.
-struct Slot(Arc<AtomicUsize>);
-
-impl Slot {
-    fn take(count: &Arc<AtomicUsize>) -> Option<Slot> {
-        count
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
-                (n < MAX_CONNECTIONS).then_some(n + 1)
-            })
-            .ok()
-            .map(|_| Slot(count.clone()))
-    }
+/// The agent's side of the protocol: only its own user, and the session's answers.
+struct Session {
+    owner: u32,
+    handle: Handle,
 }
 
-impl Drop for Slot {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
+impl Service for Session {
+    type Request = AgentRequest;
+    type Reply = AgentReply;
+    const PROTOCOL_VERSION: u32 = AGENT_PROTOCOL_VERSION;
+
+    fn hello_version(request: &AgentRequest) -> Option<u32> {
+        match request {
+            AgentRequest::Hello { protocol_version } => Some(*protocol_version),
+            _ => None,
+        }
+    }
+
+    fn welcome(&self) -> AgentReply {
+        AgentReply::Welcome {
+            protocol_version: AGENT_PROTOCOL_VERSION,
+            agent_version: env!("CARGO_PKG_VERSION").into(),
+        }
+    }
+
+    fn refusal(&self, refusal: Refusal) -> AgentReply {
+        let malformed = |detail: &str| AgentError::Malformed {
+            detail: detail.into(),
+        };
+        AgentReply::Refused(match refusal {
+            Refusal::NotAllowed => AgentError::NotAllowed,
+            Refusal::TooManyConnections { limit } => AgentError::TooManyConnections { limit },
+            Refusal::ProtocolMismatch { server, client } => AgentError::ProtocolMismatch {
+                agent: server,
+                client,
+            },
+            Refusal::HelloFirst => malformed("the first message must be Hello"),
+            Refusal::HelloAgain => malformed("Hello was already sent"),
+            Refusal::Malformed { detail } => malformed(&detail),
+        })
+    }
+
+    fn admits(&self, peer: &Peer) -> bool {
+        peer.uid == self.owner
+    }
+
+    async fn answer<'a, S: AsyncRead + AsyncWrite + Unpin + Send>(
+        &'a self,
+        _peer: Peer,
+        request: AgentRequest,
+        stream: &'a mut S,
+    ) -> Option<AgentReply> {
+        let handle = &self.handle;
+        let current = || AgentReply::Session {
+            transition: handle.transitions.borrow().clone(),
+        };
+        Some(match request {
+            AgentRequest::Hello { .. } => return None,
+            AgentRequest::Connect {
+                profile,
+                account,
+                role,
+            } => match handle.connect(profile, account, role).await {
+                Ok(()) => current(),
+                Err(e) => AgentReply::Refused(e),
+            },
+            AgentRequest::Disconnect => {
+                let _ = handle.commands.send(Command::Disconnect).await;
+                current()
+            }
+            AgentRequest::Status => current(),
+            AgentRequest::History => AgentReply::History {
+                transitions: handle.history(),
+            },
+            AgentRequest::Credentials { account, role } => {
+                let (reply, answer) = oneshot::channel();
+                let _ = handle
+                    .commands
+                    .send(Command::Credentials {
+                        account,
+                        role,
+                        reply,
+                    })
+                    .await;
+                // No answer: the session has ended, and so does the connection.
+                match answer.await.ok()? {
+                    Ok(document) => AgentReply::Credentials { document },
+                    Err(e) => AgentReply::Refused(e),
+                }
+            }
+            AgentRequest::Watch => {
+                let transitions = handle.transitions.clone();
+                server::stream_changes(stream, transitions, |t| AgentReply::Session {
+                    transition: t.clone(),
+                })
+                .await;
+                return None;
+            }
+        })
     }
 }
 
@@ -57,14 +137,12 @@ impl Agent {
         let owner = std::fs::metadata(socket).map_err(|e| e.to_string())?.uid();
         let handle = orchestrator::start(config)?;
         tracing::info!(socket = %socket.display(), "agent {} started", env!("CARGO_PKG_VERSION"));
-        let served = handle.clone();
-        let open = Arc::new(AtomicUsize::new(0));
-        let accept = tokio::spawn(async move {
-            while let Ok((stream, _)) = listener.accept().await {
-                let (handle, open) = (served.clone(), open.clone());
-                tokio::spawn(async move { session(stream, owner, handle, &open).await });
-            }
+        let session = Arc::new(Session {
+            owner,
+            handle: handle.clone(),
         });
+        let connections = Connections::new(MAX_CONNECTIONS);
+        let accept = tokio::spawn(server::accept_unix(listener, session, connections));
         Ok(Self {
             handle,
             socket: socket.to_path_buf(),
@@ -152,127 +230,4 @@ async fn bind(socket: &Path) -> Result<UnixListener, String> {
     std::fs::set_permissions(socket, std::fs::Permissions::from_mode(0o600))
         .map_err(|e| e.to_string())?;
     Ok(listener)
-}
-
-async fn session(mut stream: UnixStream, owner: u32, handle: Handle, open: &Arc<AtomicUsize>) {
-    if stream.peer_cred().map(|c| c.uid()).ok() != Some(owner) {
-        let _ = write_frame(&mut stream, &AgentReply::Refused(AgentError::NotAllowed)).await;
-        return;
-    }
-    let Some(_slot) = Slot::take(open) else {
-        let refusal = AgentError::TooManyConnections {
-            limit: MAX_CONNECTIONS,
-        };
-        let _ = write_frame(&mut stream, &AgentReply::Refused(refusal)).await;
-        return;
-    };
-    match read_frame_within::<_, AgentRequest>(&mut stream, HELLO_DEADLINE).await {
-        Ok(AgentRequest::Hello { protocol_version })
-            if protocol_version == AGENT_PROTOCOL_VERSION =>
-        {
-            let welcome = AgentReply::Welcome {
-                protocol_version: AGENT_PROTOCOL_VERSION,
-                agent_version: env!("CARGO_PKG_VERSION").into(),
-            };
-            if write_frame(&mut stream, &welcome).await.is_err() {
-                return;
-            }
-        }
-        Ok(AgentRequest::Hello { protocol_version }) => {
-            let refusal = AgentError::ProtocolMismatch {
-                agent: AGENT_PROTOCOL_VERSION,
-                client: protocol_version,
-            };
-            let _ = write_frame(&mut stream, &AgentReply::Refused(refusal)).await;
-            return;
-        }
-        Ok(_) | Err(_) => {
-            let _ = write_frame(
-                &mut stream,
-                &AgentReply::Refused(AgentError::Malformed {
-                    detail: "the first message must be Hello".into(),
-                }),
-            )
-            .await;
-            return;
-        }
-    }
-    loop {
-        let request = match read_frame::<_, AgentRequest>(&mut stream).await {
-            Ok(r) => r,
-            Err(FrameError::Closed | FrameError::Io(_)) => return,
-            Err(e) => {
-                let _ = write_frame(
-                    &mut stream,
-                    &AgentReply::Refused(AgentError::Malformed {
-                        detail: e.to_string(),
-                    }),
-                )
-                .await;
-                return;
-            }
-        };
-        let reply = match request {
-            AgentRequest::Hello { .. } => AgentReply::Refused(AgentError::Malformed {
-                detail: "Hello was already sent".into(),
-            }),
-            AgentRequest::Connect {
-                profile,
-                account,
-                role,
-            } => match handle.connect(profile, account, role).await {
-                Ok(()) => AgentReply::Session {
-                    transition: handle.transitions.borrow().clone(),
-                },
-                Err(e) => AgentReply::Refused(e),
-            },
-            AgentRequest::Disconnect => {
-                let _ = handle.commands.send(Command::Disconnect).await;
-                AgentReply::Session {
-                    transition: handle.transitions.borrow().clone(),
-                }
-            }
-            AgentRequest::Status => AgentReply::Session {
-                transition: handle.transitions.borrow().clone(),
-            },
-            AgentRequest::History => AgentReply::History {
-                transitions: handle.history(),
-            },
-            AgentRequest::Credentials { account, role } => {
-                let (reply, answer) = oneshot::channel();
-                let _ = handle
-                    .commands
-                    .send(Command::Credentials {
-                        account,
-                        role,
-                        reply,
-                    })
-                    .await;
-                match answer.await {
-                    Ok(Ok(document)) => AgentReply::Credentials { document },
-                    Ok(Err(e)) => AgentReply::Refused(e),
-                    Err(_) => return,
-                }
-            }
-            AgentRequest::Watch => {
-                let mut transitions = handle.transitions.clone();
-                loop {
-                    let t = transitions.borrow_and_update().clone();
-                    if write_frame(&mut stream, &AgentReply::Session { transition: t })
-                        .await
-                        .is_err()
-                    {
-                        return;
-                    }
-                    tokio::select! {
-                        changed = transitions.changed() => if changed.is_err() { return },
-                        () = hung_up(&mut stream) => return,
-                    }
-                }
-            }
-        };
-        if write_frame(&mut stream, &reply).await.is_err() {
-            return;
-        }
-    }
 }

@@ -14,6 +14,8 @@
 
 #[cfg_attr(not(unix), allow(dead_code))]
 mod dns;
+#[cfg_attr(not(unix), allow(dead_code))]
+mod log;
 #[cfg(unix)]
 mod owner;
 #[cfg(unix)]
@@ -67,11 +69,15 @@ pub struct Args {
     /// systemd-resolved on Linux, `scutil` on macOS).
     #[arg(long, default_value = dns::DEFAULT_TOOL)]
     pub resolver_tool: PathBuf,
+    /// The helper's own log file (root-only, redacted); standard error gets every line too.
+    #[arg(long)]
+    pub log_file: Option<PathBuf>,
 }
 
 #[cfg(unix)]
 fn main() -> std::process::ExitCode {
     let args = Args::parse();
+    log::HelperLog::install(args.log_file.as_deref());
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -79,14 +85,14 @@ fn main() -> std::process::ExitCode {
     {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("postern-helper: cannot start: {e}");
+            tracing::error!("cannot start: {e}");
             return std::process::ExitCode::FAILURE;
         }
     };
     match runtime.block_on(service::run(args)) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("postern-helper: {e}");
+            tracing::error!("stopped: {e}");
             std::process::ExitCode::FAILURE
         }
     }

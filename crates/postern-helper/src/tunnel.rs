@@ -187,6 +187,7 @@ impl Supervisor {
         peer: u32,
     ) -> Result<TunnelState, HelperError> {
         let mut running = self.running.lock().await;
+        tracing::info!(uid = peer, profile = name, "connect requested");
         if let Some(r) = running.as_ref()
             && !r.task.is_finished()
         {
@@ -346,6 +347,7 @@ impl Supervisor {
     /// Stops the tunnel (if any, and if it is `peer`'s) and waits for OpenVPN to be gone.
     pub async fn disconnect(&self, peer: u32) -> Result<TunnelState, HelperError> {
         let mut running = self.running.lock().await;
+        tracing::info!(uid = peer, "disconnect requested");
         if running.as_ref().is_some_and(|r| !r.task.is_finished())
             && let Some(refusal) = self.refuse_stranger(peer)
         {
@@ -383,6 +385,11 @@ struct Tunnel {
 
 impl Tunnel {
     fn publish(&self, state: TunnelState) {
+        tracing::info!(
+            uid = self.owner.uid,
+            profile = %self.owner.profile,
+            "tunnel: {state:?}"
+        );
         self.state.send_replace(Published {
             owner: Some(self.owner.clone()),
             state,
@@ -630,7 +637,7 @@ async fn kill_stale_tunnel(state_dir: &Path) {
         .map(|c| String::from_utf8_lossy(&c).contains(&*state_dir.to_string_lossy()))
         .unwrap_or(false);
     if ours {
-        eprintln!("postern-helper: ending the tunnel a previous run left behind (pid {pid})");
+        tracing::warn!(pid, "ending the tunnel a previous run left behind");
         signal(pid, Signal::TERM);
         for _ in 0..50 {
             if !Path::new(&format!("/proc/{pid}")).exists() {
@@ -650,10 +657,7 @@ fn signal(pid: i32, signal: Signal) {
     if let Some(pid) = Pid::from_raw(pid)
         && let Err(e) = kill_process(pid, signal)
     {
-        eprintln!(
-            "postern-helper: cannot signal pid {}: {e}",
-            pid.as_raw_nonzero()
-        );
+        tracing::warn!(pid = pid.as_raw_nonzero(), "cannot signal: {e}");
     }
 }
 

@@ -9,6 +9,7 @@
 
 pub mod agent;
 pub mod client;
+pub mod server;
 #[cfg(unix)]
 pub mod trust;
 

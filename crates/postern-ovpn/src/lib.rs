@@ -7,4 +7,5 @@ pub mod dns;
 pub mod machine;
 pub mod management;
 pub mod profile;
+pub mod redact;
 pub mod saml;

@@ -204,6 +204,8 @@ impl Helper {
             // The laptop's systemd-resolved, on the lab's system bus.
             .arg("--resolver-tool")
             .arg(RESOLVECTL)
+            .arg("--log-file")
+            .arg(dir.path().join("helper.log"))
             .env("DBUS_SYSTEM_BUS_ADDRESS", SYSTEM_BUS)
             .args(extra)
             .stdout(Stdio::null())
@@ -301,20 +303,7 @@ pub struct Spawned(pub Child);
 
 impl Drop for Spawned {
     fn drop(&mut self) {
-        // Already ended (and reaped): its PID may belong to someone else now.
-        if let Ok(Some(_)) = self.0.try_wait() {
-            return;
-        }
-        let _ = Command::new("kill").arg(self.0.id().to_string()).status();
-        let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        while std::time::Instant::now() < deadline {
-            if let Ok(Some(_)) = self.0.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        crate::end_by_pid(&mut self.0);
     }
 }
 
