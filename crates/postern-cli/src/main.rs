@@ -117,6 +117,43 @@ fn end_quietly_on_a_closed_output() {
     }));
 }
 
+/// The signals that end a command (Ctrl-C, SIGTERM, SIGHUP), taken over from the default so
+/// that the command ends as the default would (exit 128 + the signal) but only once no keychain
+/// call is in progress (at most 5 s): a Secret Service client that vanishes mid-call can crash
+/// the user's keyring daemon, which then comes back locked. Registered before the command runs,
+/// so no keychain call can start before them.
+fn end_on_signal_between_keychain_calls() -> Option<impl Future<Output = ()>> {
+    #[cfg(unix)]
+    let stopped = {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut interrupt = signal(SignalKind::interrupt()).ok()?;
+        let mut terminate = signal(SignalKind::terminate()).ok()?;
+        let mut hang_up = signal(SignalKind::hangup()).ok()?;
+        async move {
+            tokio::select! {
+                _ = interrupt.recv() => 130,
+                _ = terminate.recv() => 143,
+                _ = hang_up.recv() => 129,
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let stopped = async {
+        let _ = tokio::signal::ctrl_c().await;
+        130
+    };
+    Some(async move {
+        let code = stopped.await;
+        for _ in 0..500 {
+            if postern_core::identity::keychain_calls_in_progress() == 0 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        std::process::exit(code);
+    })
+}
+
 fn main() -> ProcessExit {
     end_quietly_on_a_closed_output();
     let cli = Cli::parse();
@@ -132,6 +169,12 @@ fn main() -> ProcessExit {
         }
     };
     let json = cli.command.wants_json();
+    // The agent has its own orderly stop (it takes the tunnel down first).
+    if !matches!(cli.command, Command::Agent(_))
+        && let Some(ending) = runtime.block_on(async { end_on_signal_between_keychain_calls() })
+    {
+        runtime.spawn(ending);
+    }
     let result = runtime.block_on(run(cli));
     match result {
         Ok(()) => ProcessExit::SUCCESS,

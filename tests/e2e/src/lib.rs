@@ -317,8 +317,7 @@ impl Login {
                 return (status.code().unwrap_or(-1), self.seen.join("\n"));
             }
             if std::time::Instant::now() > deadline {
-                let _ = self.child.kill();
-                let _ = self.child.wait();
+                end_by_pid(&mut self.child);
                 panic!("login did not finish in {within:?}: {:?}", self.seen);
             }
             while let Ok(line) = self.lines.try_recv() {
@@ -331,9 +330,27 @@ impl Login {
 
 impl Drop for Login {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        end_by_pid(&mut self.child);
     }
+}
+
+/// Ends a process a test started, by its PID: SIGTERM first, so a Postern process finishes its
+/// keychain call (one that vanishes mid-call can crash gnome-keyring), SIGKILL after 10 s.
+pub fn end_by_pid(child: &mut Child) {
+    // Already ended (and reaped): its PID may belong to someone else now.
+    if let Ok(Some(_)) = child.try_wait() {
+        return;
+    }
+    let _ = Command::new("kill").arg(child.id().to_string()).status();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while std::time::Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
 }
 
 /// Gives `to` the environment `from` was set up with (its changes to the inherited one), for

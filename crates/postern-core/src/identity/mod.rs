@@ -33,7 +33,7 @@ pub use records::{ClientRegistration, Freshness, SignInMethod, TokenSet};
 pub use secret::SecretText;
 #[cfg(any(test, feature = "test-support"))]
 pub use store::MemoryStore;
-pub use store::{KeychainError, KeyringStore, SecretStore};
+pub use store::{KeychainError, KeyringStore, SecretStore, keychain_calls_in_progress};
 
 use oidc::{OidcClient, PollOutcome};
 use pkce::{CallbackListener, PkceAttempt};

@@ -10,6 +10,8 @@ use std::collections::HashMap;
 #[cfg(any(test, feature = "test-support"))]
 use std::sync::Mutex;
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use crate::problem::{ExitCode, Problem};
 
 /// The keychain "service" every Postern item is filed under.
@@ -160,6 +162,34 @@ impl<S: RawSecretStore + ?Sized> SecretStore for S {
     }
 }
 
+/// Keychain calls this process has in progress. A client that ends in the middle of a Secret
+/// Service call can crash gnome-keyring-daemon (its `OpenSession` handler asserts that the
+/// caller is still connected; GNOME/gnome-keyring#196, also in Debian 12's 42.1), and the
+/// daemon that D-Bus then starts in its place is locked. So a Postern process that is asked to
+/// stop waits for these to finish first ([`keychain_calls_in_progress`]).
+static IN_PROGRESS: AtomicUsize = AtomicUsize::new(0);
+
+/// How many keychain calls this process is in the middle of.
+pub fn keychain_calls_in_progress() -> usize {
+    IN_PROGRESS.load(Ordering::Acquire)
+}
+
+/// Counts one keychain call for as long as it lives.
+struct KeychainCall;
+
+impl KeychainCall {
+    fn begin() -> Self {
+        IN_PROGRESS.fetch_add(1, Ordering::AcqRel);
+        KeychainCall
+    }
+}
+
+impl Drop for KeychainCall {
+    fn drop(&mut self) {
+        IN_PROGRESS.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
 /// The OS keychain.
 #[derive(Debug, Default)]
 pub struct KeyringStore;
@@ -191,6 +221,7 @@ fn map_keyring_error(key: &str, e: keyring::Error) -> KeychainError {
 
 impl RawSecretStore for KeyringStore {
     fn read(&self, key: &str) -> Result<Option<String>, KeychainError> {
+        let _call = KeychainCall::begin();
         match Self::entry(key)?.get_password() {
             Ok(v) => Ok(Some(v)),
             Err(keyring::Error::NoEntry) => Ok(None),
@@ -199,12 +230,14 @@ impl RawSecretStore for KeyringStore {
     }
 
     fn write(&self, key: &str, value: &str) -> Result<(), KeychainError> {
+        let _call = KeychainCall::begin();
         Self::entry(key)?
             .set_password(value)
             .map_err(|e| map_keyring_error(key, e))
     }
 
     fn remove(&self, key: &str) -> Result<(), KeychainError> {
+        let _call = KeychainCall::begin();
         match Self::entry(key)?.delete_credential() {
             Ok(()) | Err(keyring::Error::NoEntry) => Ok(()),
             Err(e) => Err(map_keyring_error(key, e)),
