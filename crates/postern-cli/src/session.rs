@@ -77,54 +77,9 @@ impl Problem for AgentStartFailed {
     }
 }
 
+/// The session in the words every door uses (`present`), as terminal lines.
 fn describe(t: &Transition) -> String {
-    match &t.state {
-        SessionState::Idle => "Not connected.".into(),
-        SessionState::SigningIn {
-            verification_uri: Some(uri),
-            user_code,
-        } => match user_code {
-            Some(code) => format!(
-                "Sign in: open {uri} and confirm the code {code}.\nOpen: {uri}\nCode: {code}"
-            ),
-            None => format!("Sign in in your browser.\nOpen: {uri}"),
-        },
-        SessionState::SigningIn { .. } => "Checking your sign-in...".into(),
-        SessionState::CheckingPosture => "Checking this device...".into(),
-        SessionState::ConnectingVpn { profile, phase } => {
-            format!("Connecting the VPN '{profile}' ({phase})...")
-        }
-        SessionState::VpnSignIn { url } => {
-            format!("Sign in to the VPN in your browser.\nOpen: {url}")
-        }
-        SessionState::VerifyingEgress => {
-            "Verifying that traffic leaves through the company network...".into()
-        }
-        SessionState::IssuingCredentials => "Getting AWS credentials...".into(),
-        SessionState::Ready {
-            target,
-            egress,
-            expires_at,
-        } => format!(
-            "Ready: credentials for {} / {} are served {} ({}).",
-            target.account,
-            target.role,
-            present::expiry_text(*expires_at, time::OffsetDateTime::now_utc()),
-            match egress {
-                Some(address) => format!("traffic leaves from {address}"),
-                None => present::EGRESS_NOT_REQUIRED.to_string(),
-            }
-        ),
-        SessionState::Degraded { cause, .. } | SessionState::Blocked { cause } => {
-            let next = cause.next_step();
-            if next.is_empty() {
-                cause.sentence()
-            } else {
-                format!("{}\n{next}", cause.sentence())
-            }
-        }
-        SessionState::Disconnecting => "Disconnecting...".into(),
-    }
+    present::terminal_lines(&present::present(t), time::OffsetDateTime::now_utc()).join("\n")
 }
 
 pub async fn connect(args: ConnectArgs) -> Result<(), Failure> {

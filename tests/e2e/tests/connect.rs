@@ -135,10 +135,7 @@ fn connect_vends_credentials_that_work_only_through_the_nat_and_are_withdrawn_wh
         out.contains("Verifying that traffic leaves through the company network"),
         "{out}"
     );
-    assert!(
-        out.contains("Ready: credentials for 111122223333 / Developer"),
-        "{out}"
-    );
+    assert!(out.contains("Protected: 111122223333 / Developer"), "{out}");
 
     // credential_process JSON from the agent.
     let creds = setup.credentials();
@@ -220,12 +217,9 @@ fn a_saml_profile_reaches_ready_through_the_agent() {
     assert_eq!(code, 0, "{out}");
     // The agent listened on 127.0.0.1:35001, showed the endpoint's checked sign-in page, sent
     // the browser's answer to the helper, and the session went on to the NAT and credentials.
-    assert!(out.contains("Sign in to the VPN in your browser."), "{out}");
+    assert!(out.contains("Sign in to the VPN in your browser"), "{out}");
     assert!(out.contains("Open: http://192.0.2.80/idp?state="), "{out}");
-    assert!(
-        out.contains("Ready: credentials for 111122223333 / Developer"),
-        "{out}"
-    );
+    assert!(out.contains("Protected: 111122223333 / Developer"), "{out}");
     let status = Run::from(setup.postern().args(["vpn", "status", "--json"])).json();
     assert_eq!(status["state"], "connected", "{status}");
     assert_eq!(status["profile"], "corp-saml", "{status}");

@@ -245,6 +245,31 @@ pub fn present(t: &Transition) -> Presentation {
     p
 }
 
+/// A presentation as a terminal shows it, one line each: the headline, the served credentials'
+/// expiry and egress when ready, the reason, the next step, and the sign-in page as `Open:` and
+/// `Code:` lines that scripts read.
+pub fn terminal_lines(p: &Presentation, now: OffsetDateTime) -> Vec<String> {
+    let mut lines = vec![p.headline.clone()];
+    if let (Some(expires_at), Some(egress)) = (p.expires_at, &p.egress_text) {
+        let leaving = match p.egress {
+            Some(address) => format!("traffic leaves from {address}"),
+            None => egress.clone(),
+        };
+        lines.push(format!(
+            "AWS credentials are served {}; {leaving}.",
+            expiry_text(expires_at, now)
+        ));
+    }
+    lines.extend(p.reason.iter().chain(&p.next_step).cloned());
+    if let Some(sign_in) = &p.sign_in {
+        lines.push(format!("Open: {}", sign_in.url));
+        if let Some(code) = &sign_in.code {
+            lines.push(format!("Code: {code}"));
+        }
+    }
+    lines
+}
+
 /// What a tray menu item does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "kebab-case")]

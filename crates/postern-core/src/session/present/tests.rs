@@ -218,3 +218,70 @@ fn expiry_is_shown_in_local_time_with_what_is_left() {
         "until 04:32, in 8 h 0 min"
     );
 }
+
+#[test]
+fn the_terminal_reads_the_same_presentation_with_lines_scripts_can_parse() {
+    let now = OffsetDateTime::now_utc();
+    let lines = |state, cause| terminal_lines(&show(state, cause).0, now);
+    let signing_in = lines(
+        SessionState::SigningIn {
+            verification_uri: Some("https://device.example/?user_code=ABCD-EFGH".into()),
+            user_code: Some("ABCD-EFGH".into()),
+        },
+        Cause::ConnectRequested,
+    );
+    assert_eq!(signing_in[0], "Sign in to continue");
+    assert!(signing_in.contains(&"Open: https://device.example/?user_code=ABCD-EFGH".into()));
+    assert!(signing_in.contains(&"Code: ABCD-EFGH".into()));
+
+    let vpn = lines(
+        SessionState::VpnSignIn {
+            url: "https://idp.example/saml".into(),
+        },
+        Cause::ConnectRequested,
+    );
+    assert_eq!(vpn[0], "Sign in to the VPN in your browser");
+    assert_eq!(
+        vpn.last().map(String::as_str),
+        Some("Open: https://idp.example/saml")
+    );
+    assert!(!vpn.iter().any(|l| l.starts_with("Code: ")), "{vpn:?}");
+
+    let ready = |egress| {
+        lines(
+            SessionState::Ready {
+                target: target(),
+                egress,
+                expires_at: now + time::Duration::minutes(59) + time::Duration::seconds(30),
+            },
+            Cause::AllGatesOpen,
+        )
+    };
+    let through_nat = ready(Some(IpAddr::V4(Ipv4Addr::new(203, 0, 113, 10))));
+    assert_eq!(through_nat[0], "Protected: 111122223333 / Developer");
+    assert!(
+        through_nat[1].starts_with("AWS credentials are served until ")
+            && through_nat[1].ends_with(", in 59 min; traffic leaves from 203.0.113.10."),
+        "{through_nat:?}"
+    );
+    let not_required = ready(None);
+    assert!(
+        not_required[1].ends_with(&format!("; {EGRESS_NOT_REQUIRED}.")),
+        "{not_required:?}"
+    );
+
+    let blocked = lines(
+        SessionState::Blocked {
+            cause: Cause::CredentialsExpired,
+        },
+        Cause::CredentialsExpired,
+    );
+    assert_eq!(
+        blocked,
+        vec![
+            "Blocked: no AWS credentials".to_string(),
+            Cause::CredentialsExpired.sentence(),
+            Cause::CredentialsExpired.next_step(),
+        ]
+    );
+}
