@@ -168,6 +168,15 @@ impl Controller {
             .map_err(|e| e.to_string())
     }
 
+    /// Connect from the tray: towards the obvious target when there is one. `Ok(false)` when
+    /// the person must pick an account and role in the window first.
+    pub async fn connect_obvious(&self) -> Result<bool, String> {
+        match self.view().obvious_target() {
+            Some(t) => self.connect(t.account, t.role, None).await.map(|()| true),
+            None => Ok(false),
+        }
+    }
+
     pub async fn disconnect(&self) -> Result<(), String> {
         self.agent()?.disconnect().await;
         Ok(())

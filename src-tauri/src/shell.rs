@@ -88,27 +88,16 @@ fn on_menu(app: &AppHandle, id: &str) {
     match MenuAction::from_id(id) {
         Some(MenuAction::Connect) => {
             let controller = controller(&app);
-            let view = controller.view();
-            // Connect straight away when the choice is obvious; otherwise let the person pick.
-            let target = view
-                .session
-                .target
-                .map(|t| (t.account, t.role))
-                .or_else(|| match view.choices.as_slice() {
-                    [only] => Some((only.account.clone(), only.role.clone())),
-                    _ => None,
-                });
-            match target {
-                Some((account, role)) => {
-                    tauri::async_runtime::spawn(async move {
-                        if let Err(e) = controller.connect(account, role, None).await {
-                            tracing::warn!("connect from the tray: {e}");
-                            show_window(&app);
-                        }
-                    });
+            tauri::async_runtime::spawn(async move {
+                match controller.connect_obvious().await {
+                    Ok(true) => {}
+                    Ok(false) => show_window(&app),
+                    Err(e) => {
+                        tracing::warn!("connect from the tray: {e}");
+                        show_window(&app);
+                    }
                 }
-                None => show_window(&app),
-            }
+            });
         }
         Some(MenuAction::Disconnect) => {
             let controller = controller(&app);

@@ -37,6 +37,22 @@ pub fn choices(policy: &OrgPolicy) -> Vec<AccessChoice> {
         .collect()
 }
 
+impl WindowView {
+    /// What one click on Connect (in the tray) should reach without asking: the session's
+    /// current account and role, else the policy's only choice. `None`: the person picks in the
+    /// window.
+    pub fn obvious_target(&self) -> Option<AccessChoice> {
+        let current = self.session.target.as_ref().map(|t| AccessChoice {
+            account: t.account.clone(),
+            role: t.role.clone(),
+        });
+        current.or_else(|| match self.choices.as_slice() {
+            [only] => Some(only.clone()),
+            _ => None,
+        })
+    }
+}
+
 /// One line of the posture checklist.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
 #[serde(rename_all = "camelCase")]

@@ -134,3 +134,51 @@ async fn a_connect_that_fails_is_rendered_step_by_step_with_its_reason_and_no_po
     controller.shutdown().await;
     assert!(!dir.path().join("agent/agent.sock").exists());
 }
+
+#[tokio::test]
+async fn connect_from_the_tray_goes_straight_on_only_when_the_choice_is_obvious() {
+    let policy = |rules: &[&str]| {
+        let mut text = "[identity_center]\nstart_url = \"https://ctl.awsapps.com/start\"\nregion = \"eu-west-1\"\n\
+                        oidc_endpoint = \"http://127.0.0.1:9\"\nportal_endpoint = \"http://127.0.0.1:9\"\n"
+            .to_string();
+        for role in rules {
+            text += &format!(
+                "\n[[access]]\naccount = \"111122223333\"\nrole = \"{role}\"\nrequire = []\n"
+            );
+        }
+        text
+    };
+    // Two roles and no session yet: the window must ask.
+    let dir = tempfile::tempdir().unwrap();
+    let shell = Arc::new(Recorder::default());
+    let two = policy(&["Developer", "ReadOnly"]);
+    let controller = Controller::start(options(dir.path(), Some(&two)), shell.clone()).await;
+    assert_eq!(controller.view().obvious_target(), None);
+    assert_eq!(controller.connect_obvious().await, Ok(false));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(controller.presentation().state, "idle", "nothing started");
+    assert!(!shell.indicators().contains(&Indicator::Working));
+    controller.shutdown().await;
+
+    // One role: Connect starts at once, towards it.
+    let dir = tempfile::tempdir().unwrap();
+    let shell = Arc::new(Recorder::default());
+    let one = policy(&["Developer"]);
+    let controller = Controller::start(options(dir.path(), Some(&one)), shell.clone()).await;
+    let only = controller.view().obvious_target().expect("one choice");
+    assert_eq!(
+        (only.account.as_str(), only.role.as_str()),
+        ("111122223333", "Developer")
+    );
+    assert_eq!(controller.connect_obvious().await, Ok(true));
+    let mut started = false;
+    for _ in 0..100 {
+        started = shell.indicators().contains(&Indicator::Working);
+        if started {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(started, "{:?}", shell.indicators());
+    controller.shutdown().await;
+}
