@@ -150,6 +150,29 @@ impl Handle {
         }))
     }
 
+    pub async fn disconnect(&self) {
+        let _ = self.commands.send(Command::Disconnect).await;
+    }
+
+    /// The credential_process document when the gate is open; `None` once the orchestrator
+    /// has stopped.
+    pub async fn credentials(
+        &self,
+        account: String,
+        role: String,
+    ) -> Option<Result<String, AgentError>> {
+        let (reply, answer) = oneshot::channel();
+        let _ = self
+            .commands
+            .send(Command::Credentials {
+                account,
+                role,
+                reply,
+            })
+            .await;
+        answer.await.ok()
+    }
+
     pub fn history(&self) -> Vec<Transition> {
         self.history
             .lock()

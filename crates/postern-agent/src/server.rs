@@ -9,12 +9,11 @@ use std::sync::Arc;
 
 use postern_core::session::{SessionState, Transition};
 use postern_ipc::agent::{AGENT_PROTOCOL_VERSION, AgentError, AgentReply, AgentRequest};
-use postern_ipc::server::{self, Connections, Peer, Refusal, Service};
-use tokio::io::{AsyncRead, AsyncWrite};
+use postern_ipc::server::{self, Connections, Duplex, Peer, Refusal, Service};
 use tokio::net::{UnixListener, UnixStream};
-use tokio::sync::{oneshot, watch};
+use tokio::sync::watch;
 
-use crate::orchestrator::{self, AgentConfig, Command, Handle};
+use crate::orchestrator::{self, AgentConfig, Handle};
 
 /// Connections served at once. The agent serves one user: this only stops a runaway script
 /// (a burst of credential_process calls is far below it) from exhausting descriptors.
@@ -29,14 +28,6 @@ struct Session {
 impl Service for Session {
     type Request = AgentRequest;
     type Reply = AgentReply;
-    const PROTOCOL_VERSION: u32 = AGENT_PROTOCOL_VERSION;
-
-    fn hello_version(request: &AgentRequest) -> Option<u32> {
-        match request {
-            AgentRequest::Hello { protocol_version } => Some(*protocol_version),
-            _ => None,
-        }
-    }
 
     fn welcome(&self) -> AgentReply {
         AgentReply::Welcome {
@@ -66,11 +57,11 @@ impl Service for Session {
         peer.uid == self.owner
     }
 
-    async fn answer<'a, S: AsyncRead + AsyncWrite + Unpin + Send>(
-        &'a self,
+    async fn answer(
+        &self,
         _peer: Peer,
         request: AgentRequest,
-        stream: &'a mut S,
+        stream: &mut impl Duplex,
     ) -> Option<AgentReply> {
         let handle = &self.handle;
         let current = || AgentReply::Session {
@@ -87,7 +78,7 @@ impl Service for Session {
                 Err(e) => AgentReply::Refused(e),
             },
             AgentRequest::Disconnect => {
-                let _ = handle.commands.send(Command::Disconnect).await;
+                handle.disconnect().await;
                 current()
             }
             AgentRequest::Status => current(),
@@ -95,17 +86,8 @@ impl Service for Session {
                 transitions: handle.history(),
             },
             AgentRequest::Credentials { account, role } => {
-                let (reply, answer) = oneshot::channel();
-                let _ = handle
-                    .commands
-                    .send(Command::Credentials {
-                        account,
-                        role,
-                        reply,
-                    })
-                    .await;
                 // No answer: the session has ended, and so does the connection.
-                match answer.await.ok()? {
+                match handle.credentials(account, role).await? {
                     Ok(document) => AgentReply::Credentials { document },
                     Err(e) => AgentReply::Refused(e),
                 }
@@ -162,7 +144,7 @@ impl Agent {
     }
 
     pub async fn disconnect(&self) {
-        let _ = self.handle.commands.send(Command::Disconnect).await;
+        self.handle.disconnect().await;
     }
 
     /// The current transition, and every later one.

@@ -170,10 +170,12 @@ fn main() -> ProcessExit {
     };
     let json = cli.command.wants_json();
     // The agent has its own orderly stop (it takes the tunnel down first).
-    if !matches!(cli.command, Command::Agent(_))
-        && let Some(ending) = runtime.block_on(async { end_on_signal_between_keychain_calls() })
-    {
-        runtime.spawn(ending);
+    if !matches!(cli.command, Command::Agent(_)) {
+        // Signal streams are made inside the runtime, and before the command starts.
+        let _inside = runtime.enter();
+        if let Some(ending) = end_on_signal_between_keychain_calls() {
+            runtime.spawn(ending);
+        }
     }
     let result = runtime.block_on(run(cli));
     match result {

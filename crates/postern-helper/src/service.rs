@@ -7,10 +7,9 @@
 use std::os::unix::fs::PermissionsExt;
 use std::sync::Arc;
 
-use postern_ipc::server::{self, Connections, Peer, Refusal, Service};
+use postern_ipc::server::{self, Connections, Duplex, Peer, Refusal, Service};
 use postern_ipc::{HelperError, PROTOCOL_VERSION, Reply, Request};
 use postern_ovpn::profile::{Profile, ProfileError};
-use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::UnixListener;
 
 use crate::Args;
@@ -32,16 +31,6 @@ struct Helper {
 impl Service for Helper {
     type Request = Request;
     type Reply = Reply;
-    const PROTOCOL_VERSION: u32 = PROTOCOL_VERSION;
-
-    fn hello_version(request: &Request) -> Option<u32> {
-        match request {
-            Request::Hello {
-                protocol_version, ..
-            } => Some(*protocol_version),
-            _ => None,
-        }
-    }
 
     fn welcome(&self) -> Reply {
         Reply::Welcome {
@@ -73,11 +62,11 @@ impl Service for Helper {
         self.policy.allows(peer.uid, peer.gid, peer.pid)
     }
 
-    async fn answer<'a, S: AsyncRead + AsyncWrite + Unpin + Send>(
-        &'a self,
+    async fn answer(
+        &self,
         peer: Peer,
         request: Request,
-        stream: &'a mut S,
+        stream: &mut impl Duplex,
     ) -> Option<Reply> {
         let (supervisor, peer) = (&self.supervisor, peer.uid);
         let answer = |r: Result<_, HelperError>| r.map_or_else(Reply::Refused, Reply::State);

@@ -31,6 +31,16 @@ pub enum AgentRequest {
     },
 }
 
+impl crate::server::Requests for AgentRequest {
+    const PROTOCOL_VERSION: u32 = AGENT_PROTOCOL_VERSION;
+    fn hello_version(&self) -> Option<u32> {
+        match self {
+            AgentRequest::Hello { protocol_version } => Some(*protocol_version),
+            _ => None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "kebab-case")]
 pub enum AgentReply {

@@ -65,6 +65,18 @@ pub enum Request {
     Traffic,
 }
 
+impl server::Requests for Request {
+    const PROTOCOL_VERSION: u32 = PROTOCOL_VERSION;
+    fn hello_version(&self) -> Option<u32> {
+        match self {
+            Request::Hello {
+                protocol_version, ..
+            } => Some(*protocol_version),
+            _ => None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "kebab-case")]
 pub enum Reply {

@@ -40,26 +40,34 @@ pub enum Refusal {
     },
 }
 
+/// A protocol's requests: the version this side speaks, and which request is the Hello.
+pub trait Requests: DeserializeOwned + Send {
+    const PROTOCOL_VERSION: u32;
+    /// The version a Hello carries; `None` when the request is not a Hello.
+    fn hello_version(&self) -> Option<u32>;
+}
+
+/// A connection a service may stream answers on.
+pub trait Duplex: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<S: AsyncRead + AsyncWrite + Unpin + Send> Duplex for S {}
+
 /// What a socket serves: its messages, whom it admits, and how it answers.
 pub trait Service: Send + Sync + 'static {
-    type Request: DeserializeOwned + Send;
+    type Request: Requests;
     type Reply: Serialize + Send + Sync;
-    const PROTOCOL_VERSION: u32;
 
-    /// The version a Hello carries; `None` when the request is not a Hello.
-    fn hello_version(request: &Self::Request) -> Option<u32>;
     fn welcome(&self) -> Self::Reply;
     fn refusal(&self, refusal: Refusal) -> Self::Reply;
     /// Whether this peer may use the service at all.
     fn admits(&self, peer: &Peer) -> bool;
     /// The answer to one request, or `None` when the service has finished with the connection
     /// (it streamed its answers, or it can no longer answer).
-    fn answer<'a, S: AsyncRead + AsyncWrite + Unpin + Send>(
-        &'a self,
+    fn answer(
+        &self,
         peer: Peer,
         request: Self::Request,
-        stream: &'a mut S,
-    ) -> impl Future<Output = Option<Self::Reply>> + Send + 'a;
+        stream: &mut impl Duplex,
+    ) -> impl Future<Output = Option<Self::Reply>> + Send;
 }
 
 /// Open connections per uid, each capped at a limit.
@@ -119,15 +127,12 @@ impl Drop for Slot {
 
 /// Serves one connection from start to end: admission, the connection cap, Hello, then each
 /// request in turn. Ends on the peer's hang-up, a malformed frame (said first) or the service.
-pub async fn serve_connection<V, S>(
+pub async fn serve_connection<V: Service>(
     service: &V,
-    mut stream: S,
+    mut stream: impl Duplex,
     peer: Option<Peer>,
     connections: &Arc<Connections>,
-) where
-    V: Service,
-    S: AsyncRead + AsyncWrite + Unpin + Send,
-{
+) {
     let Some(peer) = peer.filter(|p| service.admits(p)) else {
         let _ = write_frame(&mut stream, &service.refusal(Refusal::NotAllowed)).await;
         return;
@@ -139,10 +144,11 @@ pub async fn serve_connection<V, S>(
         return;
     };
     let hello = read_frame_within::<_, V::Request>(&mut stream, HELLO_DEADLINE).await;
-    let refusal = match hello.map(|r| V::hello_version(&r)) {
-        Ok(Some(version)) if version == V::PROTOCOL_VERSION => None,
+    let speaks = <V::Request as Requests>::PROTOCOL_VERSION;
+    let refusal = match hello.map(|r| r.hello_version()) {
+        Ok(Some(version)) if version == speaks => None,
         Ok(Some(client)) => Some(Refusal::ProtocolMismatch {
-            server: V::PROTOCOL_VERSION,
+            server: speaks,
             client,
         }),
         Ok(None) => Some(Refusal::HelloFirst),
@@ -165,7 +171,7 @@ pub async fn serve_connection<V, S>(
                 return;
             }
         };
-        let reply = if V::hello_version(&request).is_some() {
+        let reply = if request.hello_version().is_some() {
             service.refusal(Refusal::HelloAgain)
         } else {
             match service.answer(peer, request, &mut stream).await {
@@ -264,17 +270,20 @@ mod tests {
 
     struct EchoService;
 
-    impl Service for EchoService {
-        type Request = Ask;
-        type Reply = Say;
+    impl Requests for Ask {
         const PROTOCOL_VERSION: u32 = 3;
-
-        fn hello_version(request: &Ask) -> Option<u32> {
-            match request {
+        fn hello_version(&self) -> Option<u32> {
+            match self {
                 Ask::Hello { v } => Some(*v),
                 _ => None,
             }
         }
+    }
+
+    impl Service for EchoService {
+        type Request = Ask;
+        type Reply = Say;
+
         fn welcome(&self) -> Say {
             Say::Welcome
         }
@@ -286,11 +295,11 @@ mod tests {
         fn admits(&self, peer: &Peer) -> bool {
             peer.uid == 1000
         }
-        async fn answer<'a, S: AsyncRead + AsyncWrite + Unpin + Send>(
-            &'a self,
+        async fn answer(
+            &self,
             _peer: Peer,
             request: Ask,
-            _stream: &'a mut S,
+            _stream: &mut impl Duplex,
         ) -> Option<Say> {
             match request {
                 Ask::Echo { text } => Some(Say::Echo { text }),

@@ -306,6 +306,16 @@ pub struct Login {
 }
 
 impl Login {
+    /// Sends `signal` (a name `kill` knows, such as INT) to the login, by its PID.
+    pub fn signal(&self, signal: &str) {
+        let sent = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("run kill");
+        assert!(sent.success(), "kill -{signal} failed");
+    }
+
     /// Waits (bounded) for the login to end; returns its exit code and all of stderr.
     pub fn finish(mut self, within: Duration) -> (i32, String) {
         let deadline = std::time::Instant::now() + within;

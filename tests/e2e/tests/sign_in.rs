@@ -548,3 +548,21 @@ fn no_secret_service_is_a_clear_keychain_error() {
     run.assert_fails(KEYCHAIN, "No keychain is available");
     run.assert_fails(KEYCHAIN, "Secret Service");
 }
+
+#[test]
+fn ctrl_c_and_sigterm_end_a_command_with_the_usual_codes_and_the_keychain_stays_usable() {
+    let emulator = Emulator::start("interrupted");
+    let user = User::new(&emulator);
+    for (signal, code) in [("INT", 130), ("TERM", 143), ("HUP", 129)] {
+        // A login waiting for approval has read the keychain and will write it.
+        let login = user.start_login(&["--device-code", "--no-browser"]);
+        login.signal(signal);
+        let (status, out) = login.finish(Duration::from_secs(15));
+        assert_eq!(status, code, "after SIG{signal}: {out}");
+    }
+    // The keyring daemon is the same unlocked one: a later sign-in stores its token.
+    let login = user.start_login(&["--device-code", "--no-browser"]);
+    emulator.approve_device_code(login.user_code.as_deref().unwrap(), true);
+    assert_eq!(login.finish(Duration::from_secs(30)).0, 0);
+    user.run(&["whoami"]).assert_ok();
+}
