@@ -446,7 +446,10 @@ conns = []
 for i in range(n):
     s = socket.socket(socket.AF_UNIX)
     s.connect(path)
-    s.sendall(struct.pack(">I", 1 << 20))
+    try:
+        s.sendall(struct.pack(">I", 1 << 20))
+    except OSError:
+        pass  # refused past the cap and closed at once: its reply is still to be read
     s.setblocking(False)
     conns.append(s)
 print("ready", flush=True)
