@@ -5,9 +5,8 @@ use std::path::Path;
 use postern_core::session::Transition;
 use postern_core::{ExitCode, Problem};
 use postern_ipc::agent::{AGENT_PROTOCOL_VERSION, AgentError, AgentReply, AgentRequest};
-use postern_ipc::trust::{self, Server, UntrustedSocket};
+use postern_ipc::trust::{self, LocalStream, Server, Unreachable, UntrustedSocket};
 use postern_ipc::{read_frame, write_frame};
-use tokio::net::UnixStream;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AgentClientError {
@@ -49,20 +48,24 @@ impl Problem for AgentClientError {
 }
 
 pub struct AgentClient {
-    stream: UnixStream,
+    stream: LocalStream,
 }
 
 impl AgentClient {
     /// Connects, makes sure this user's agent listens there, then says Hello.
     pub async fn connect(path: &Path) -> Result<Self, AgentClientError> {
-        let mut stream =
-            UnixStream::connect(path)
-                .await
-                .map_err(|_| AgentClientError::NotRunning {
-                    path: path.display().to_string(),
-                })?;
         // Credentials come back on this connection: a stand-in must get nothing, not even Hello.
-        trust::verify(&stream, path, Server::Agent)?;
+        let mut stream = trust::open(path, Server::Agent)
+            .await
+            .map_err(|e| match e {
+                Unreachable::Untrusted(u) => AgentClientError::Untrusted(u),
+                Unreachable::Other(e) => AgentClientError::Broken(e.to_string()),
+                Unreachable::NotRunning | Unreachable::NoPermission => {
+                    AgentClientError::NotRunning {
+                        path: path.display().to_string(),
+                    }
+                }
+            })?;
         let sent = write_frame(
             &mut stream,
             &AgentRequest::Hello {
@@ -170,7 +173,7 @@ impl AgentClient {
 }
 
 pub struct Transitions {
-    stream: UnixStream,
+    stream: LocalStream,
 }
 
 impl Transitions {

@@ -1,16 +1,16 @@
 //! The agent's socket: in a directory only the user can enter, and every peer must be the same
-//! user (SO_PEERCRED). A second agent refuses to start while one answers on the socket.
+//! user (SO_PEERCRED). On Windows a named pipe that only the user (and SYSTEM) may open, owned
+//! by the user, each client's token checked the same way. A second agent refuses to start while
+//! one answers there.
 //! Served by the shared server (`postern_ipc::server`), bounded like the helper's: Hello within
 //! its deadline, every frame within its deadline, at most [`MAX_CONNECTIONS`] at once.
 
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use postern_core::session::{SessionState, Transition};
 use postern_ipc::agent::{AGENT_PROTOCOL_VERSION, AgentError, AgentReply, AgentRequest};
-use postern_ipc::server::{self, Connections, Duplex, Peer, Refusal, Service};
-use tokio::net::{UnixListener, UnixStream};
+use postern_ipc::server::{self, Connections, Duplex, Peer, Refusal, Service, UserId};
 use tokio::sync::watch;
 
 use crate::orchestrator::{self, AgentConfig, Handle};
@@ -21,7 +21,7 @@ pub const MAX_CONNECTIONS: usize = 64;
 
 /// The agent's side of the protocol: only its own user, and the session's answers.
 struct Session {
-    owner: u32,
+    owner: UserId,
     handle: Handle,
 }
 
@@ -54,7 +54,7 @@ impl Service for Session {
     }
 
     fn admits(&self, peer: &Peer) -> bool {
-        peer.uid == self.owner
+        peer.user == self.owner
     }
 
     async fn answer(
@@ -108,6 +108,8 @@ impl Service for Session {
 /// processes. The desktop app holds one; `postern agent` holds one until a signal.
 pub struct Agent {
     handle: Handle,
+    // Removed at shutdown; a pipe goes with its last handle.
+    #[cfg_attr(windows, allow(dead_code))]
     socket: PathBuf,
     accept: tokio::task::JoinHandle<()>,
 }
@@ -115,8 +117,7 @@ pub struct Agent {
 impl Agent {
     /// Binds the socket (refusing when another agent answers there) and starts the session.
     pub async fn start(config: AgentConfig, socket: &Path) -> Result<Self, String> {
-        let listener = bind(socket).await?;
-        let owner = std::fs::metadata(socket).map_err(|e| e.to_string())?.uid();
+        let (listener, owner) = bind(socket).await?;
         let handle = orchestrator::start(config)?;
         tracing::info!(socket = %socket.display(), "agent {} started", env!("CARGO_PKG_VERSION"));
         let session = Arc::new(Session {
@@ -124,7 +125,10 @@ impl Agent {
             handle: handle.clone(),
         });
         let connections = Connections::new(MAX_CONNECTIONS);
+        #[cfg(unix)]
         let accept = tokio::spawn(server::accept_unix(listener, session, connections));
+        #[cfg(windows)]
+        let accept = tokio::spawn(server::accept_pipe(listener, session, connections));
         Ok(Self {
             handle,
             socket: socket.to_path_buf(),
@@ -170,11 +174,13 @@ impl Agent {
         })
         .await;
         self.accept.abort();
+        #[cfg(unix)]
         let _ = std::fs::remove_file(&self.socket);
     }
 }
 
-/// Runs the agent until SIGTERM or Ctrl-C; then disconnects cleanly.
+/// Runs the agent until SIGTERM or Ctrl-C (on Windows: Ctrl-C, Ctrl-Break, the console closing
+/// or the user logging off); then disconnects cleanly.
 pub async fn serve(config: AgentConfig, socket: &Path) -> Result<(), String> {
     let agent = Agent::start(config, socket).await?;
     eprintln!(
@@ -182,17 +188,58 @@ pub async fn serve(config: AgentConfig, socket: &Path) -> Result<(), String> {
         env!("CARGO_PKG_VERSION"),
         socket.display()
     );
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .map_err(|e| e.to_string())?;
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = tokio::signal::ctrl_c() => {}
-    }
+    ended().await.map_err(|e| e.to_string())?;
     agent.shutdown().await;
     Ok(())
 }
 
-async fn bind(socket: &Path) -> Result<UnixListener, String> {
+#[cfg(unix)]
+async fn ended() -> std::io::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate())?;
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+    Ok(())
+}
+
+#[cfg(windows)]
+async fn ended() -> std::io::Result<()> {
+    use tokio::signal::windows::{ctrl_break, ctrl_close, ctrl_logoff, ctrl_shutdown};
+    let (mut brk, mut close) = (ctrl_break()?, ctrl_close()?);
+    let (mut logoff, mut shutdown) = (ctrl_logoff()?, ctrl_shutdown()?);
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = brk.recv() => {}
+        _ = close.recv() => {}
+        _ = logoff.recv() => {}
+        _ = shutdown.recv() => {}
+    }
+    Ok(())
+}
+
+/// The user's own pipe: owned by the user, open to the user and SYSTEM only, and the first
+/// instance of its name (a pipe someone else made first is refused, not joined).
+#[cfg(windows)]
+async fn bind(pipe: &Path) -> Result<(postern_ipc::pipe::PipeListener, UserId), String> {
+    use postern_ipc::pipe;
+    let me = pipe::current_user().map_err(|e| format!("cannot tell who this user is: {e}"))?;
+    let listener = pipe::PipeListener::bind(pipe.as_os_str(), &pipe::pipe_sddl(&me, &[]))
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::PermissionDenied => format!(
+                "another Postern agent is already running (pipe {}), or another program holds its name",
+                pipe.display()
+            ),
+            _ => format!("cannot listen on {}: {e}", pipe.display()),
+        })?;
+    Ok((listener, me))
+}
+
+#[cfg(unix)]
+async fn bind(socket: &Path) -> Result<(tokio::net::UnixListener, UserId), String> {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    use tokio::net::{UnixListener, UnixStream};
     let dir = socket.parent().ok_or("the socket path has no directory")?;
     std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
@@ -211,5 +258,6 @@ async fn bind(socket: &Path) -> Result<UnixListener, String> {
         .map_err(|e| format!("cannot listen on {}: {e}", socket.display()))?;
     std::fs::set_permissions(socket, std::fs::Permissions::from_mode(0o600))
         .map_err(|e| e.to_string())?;
-    Ok(listener)
+    let owner = std::fs::metadata(socket).map_err(|e| e.to_string())?.uid();
+    Ok((listener, owner))
 }

@@ -18,7 +18,7 @@ mod dns;
 mod log;
 #[cfg(unix)]
 mod owner;
-#[cfg(unix)]
+#[cfg_attr(not(unix), allow(dead_code))]
 mod peer;
 #[cfg(unix)]
 mod service;

@@ -1,89 +1,93 @@
-//! Who is on the other end of the socket: the kernel's answer (SO_PEERCRED / getpeereid), never
-//! anything the client says.
+//! Who may drive the helper: decided on the OS's word for the peer (`postern_ipc::peer`), never
+//! on anything the client says.
 
-use std::path::Path;
+use postern_ipc::peer::{GroupId, Peer, UserId};
 
-/// The policy: root always; members of one group; a few explicit uids.
+/// The policy: the machine's administrators always (root; on Windows SYSTEM and enabled
+/// members of Administrators); members of one group; a few explicit users.
 #[derive(Debug, Clone)]
 pub struct PeerPolicy {
     pub group_name: String,
-    pub group_id: Option<u32>,
-    pub allow_uids: Vec<u32>,
+    pub group: Option<GroupId>,
+    pub allow_users: Vec<UserId>,
 }
 
 impl PeerPolicy {
-    pub fn new(group_name: &str, allow_uids: Vec<u32>) -> Self {
+    /// The group is looked up in the system's database (files, NSS, Directory Services, or the
+    /// Windows account database); a missing group admits administrators only.
+    pub fn new(group_name: &str, allow_users: Vec<UserId>) -> Self {
+        #[cfg(unix)]
+        let group = postern_ipc::peer::group_named(group_name);
+        #[cfg(windows)]
+        let group = postern_ipc::pipe::group_sid(group_name);
         Self {
             group_name: group_name.to_string(),
-            group_id: group_id(Path::new("/etc/group"), group_name),
-            allow_uids,
+            group,
+            allow_users,
         }
     }
 
-    pub fn allows(&self, uid: u32, gid: u32, pid: Option<i32>) -> bool {
-        if uid == 0 || self.allow_uids.contains(&uid) {
-            return true;
-        }
-        let Some(group) = self.group_id else {
-            return false;
-        };
-        gid == group || pid.is_some_and(|pid| supplementary_groups(pid).contains(&group))
+    pub fn allows(&self, peer: &Peer) -> bool {
+        is_administrator(peer)
+            || self.allow_users.contains(&peer.user)
+            || self.group.as_ref().is_some_and(|g| peer.is_in(g))
     }
 }
 
-/// Looks a group up in a group(5) file.
-pub fn group_id(file: &Path, name: &str) -> Option<u32> {
-    std::fs::read_to_string(file)
-        .ok()?
-        .lines()
-        .find_map(|line| {
-            let mut f = line.split(':');
-            (f.next()? == name).then(|| f.nth(1)?.parse().ok())?
-        })
+#[cfg(unix)]
+fn is_administrator(peer: &Peer) -> bool {
+    peer.user == 0
 }
 
-/// The peer's supplementary groups, from /proc (Linux); empty elsewhere.
-fn supplementary_groups(pid: i32) -> Vec<u32> {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines().find_map(|l| l.strip_prefix("Groups:")).map(|g| {
-                g.split_whitespace()
-                    .filter_map(|n| n.parse().ok())
-                    .collect()
-            })
-        })
-        .unwrap_or_default()
+#[cfg(windows)]
+fn is_administrator(peer: &Peer) -> bool {
+    use postern_ipc::pipe::{ADMINISTRATORS, SYSTEM};
+    peer.user == SYSTEM || peer.is_in(&ADMINISTRATORS.to_string())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn group_lookup_reads_group_files() {
-        let dir = std::env::temp_dir().join(format!("pg-{}", std::process::id()));
-        std::fs::write(&dir, "root:x:0:\npostern:x:990:alice,bob\n").unwrap();
-        assert_eq!(group_id(&dir, "postern"), Some(990));
-        assert_eq!(group_id(&dir, "nope"), None);
-        std::fs::remove_file(&dir).unwrap();
+    #[cfg(unix)]
+    fn id(n: u32) -> u32 {
+        n
+    }
+    #[cfg(windows)]
+    fn id(n: u32) -> String {
+        format!("S-1-5-21-7-7-7-{n}")
+    }
+
+    fn peer(user: UserId, groups: Vec<GroupId>) -> Peer {
+        Peer {
+            user,
+            groups,
+            pid: Some(7),
+        }
     }
 
     #[test]
-    fn the_policy_admits_root_the_group_and_listed_uids_only() {
+    fn the_policy_admits_administrators_the_group_and_listed_users_only() {
         let p = PeerPolicy {
             group_name: "postern".into(),
-            group_id: Some(990),
-            allow_uids: vec![1234],
+            group: Some(id(990)),
+            allow_users: vec![id(1234)],
         };
-        assert!(p.allows(0, 0, None));
-        assert!(p.allows(1000, 990, None));
-        assert!(p.allows(1234, 100, None));
-        assert!(!p.allows(65534, 65534, None));
-        let no_group = PeerPolicy {
-            group_id: None,
-            ..p
-        };
-        assert!(!no_group.allows(1000, 990, None));
+        #[cfg(unix)]
+        assert!(p.allows(&peer(0, vec![0])));
+        #[cfg(windows)]
+        {
+            use postern_ipc::pipe::{ADMINISTRATORS, SYSTEM};
+            assert!(p.allows(&peer(SYSTEM.into(), vec![])));
+            assert!(p.allows(&peer(id(1001), vec![ADMINISTRATORS.into()])));
+        }
+        assert!(
+            p.allows(&peer(id(1000), vec![id(100), id(990)])),
+            "a supplementary group"
+        );
+        assert!(p.allows(&peer(id(1234), vec![id(100)])));
+        assert!(!p.allows(&peer(id(65534), vec![id(65534)])));
+        let no_group = PeerPolicy { group: None, ..p };
+        assert!(!no_group.allows(&peer(id(1000), vec![id(990)])));
     }
 }

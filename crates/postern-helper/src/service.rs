@@ -59,7 +59,7 @@ impl Service for Helper {
 
     // The kernel's word for who this is: the only identity the helper acts on.
     fn admits(&self, peer: &Peer) -> bool {
-        self.policy.allows(peer.uid, peer.gid, peer.pid)
+        self.policy.allows(peer)
     }
 
     async fn answer(
@@ -68,7 +68,7 @@ impl Service for Helper {
         request: Request,
         stream: &mut impl Duplex,
     ) -> Option<Reply> {
-        let (supervisor, peer) = (&self.supervisor, peer.uid);
+        let (supervisor, peer) = (&self.supervisor, peer.user);
         let answer = |r: Result<_, HelperError>| r.map_or_else(Reply::Refused, Reply::State);
         Some(match request {
             Request::Hello { .. } => return None,
@@ -115,7 +115,7 @@ pub async fn run(args: Args) -> Result<(), String> {
         group = %args.group,
         "postern-helper {} listening{}",
         env!("CARGO_PKG_VERSION"),
-        if policy.group_id.is_none() {
+        if policy.group.is_none() {
             " (the group does not exist: root only)"
         } else {
             ""
@@ -157,7 +157,7 @@ fn bind(args: &Args, policy: &PeerPolicy) -> Result<UnixListener, String> {
         .map_err(|e| format!("cannot listen on {}: {e}", args.socket.display()))?;
     std::fs::set_permissions(&args.socket, std::fs::Permissions::from_mode(0o660))
         .map_err(|e| e.to_string())?;
-    if let Some(gid) = policy.group_id {
+    if let Some(gid) = policy.group {
         std::os::unix::fs::chown(&args.socket, Some(0), Some(gid)).map_err(|e| e.to_string())?;
     }
     Ok(listener)

@@ -2,14 +2,13 @@
 
 use std::path::{Path, PathBuf};
 
-use postern_types::tunnel::{TunnelState, TunnelStateRecord};
-use postern_types::{ExitCode, Problem};
-use tokio::io::{AsyncRead, AsyncWrite};
-
+use crate::trust::{self, LocalStream, Server, Unreachable, UntrustedSocket};
 use crate::{
     DEFAULT_SOCKET, FrameError, HelperError, PROTOCOL_VERSION, Reply, Request, SOCKET_ENV,
     read_frame, write_frame,
 };
+use postern_types::tunnel::{TunnelState, TunnelStateRecord};
+use postern_types::{ExitCode, Problem};
 
 #[derive(Debug, thiserror::Error)]
 pub enum HelperClientError {
@@ -20,9 +19,8 @@ pub enum HelperClientError {
     #[error(transparent)]
     Refused(#[from] HelperError),
     /// What answers at the socket path is not the root helper (a path from the environment).
-    #[cfg(unix)]
     #[error(transparent)]
-    Untrusted(#[from] crate::trust::UntrustedSocket),
+    Untrusted(#[from] UntrustedSocket),
     #[error("The connection to the VPN helper failed: {0}.")]
     Broken(String),
 }
@@ -64,7 +62,6 @@ impl Problem for HelperClientError {
             HelperClientError::Refused(HelperError::NotOwner { .. }) => {
                 "Ask the user who started it to disconnect, or wait until it is down.".into()
             }
-            #[cfg(unix)]
             HelperClientError::Untrusted(_) => format!(
                 "Unset {SOCKET_ENV} (the helper listens at {DEFAULT_SOCKET}) or point it at the helper's own socket; if the default is refused, reinstall Postern."
             ),
@@ -77,45 +74,23 @@ impl Problem for HelperClientError {
     }
 }
 
-/// A connection to the helper: a unix socket, or a named pipe on Windows.
-trait Transport: AsyncRead + AsyncWrite + Unpin + Send {}
-impl<T: AsyncRead + AsyncWrite + Unpin + Send> Transport for T {}
-
 pub struct HelperClient {
-    stream: Box<dyn Transport>,
+    stream: LocalStream,
     pub helper_version: String,
 }
 
-/// Connects, then makes sure root's helper listens there before anything is written.
-#[cfg(unix)]
-async fn open(path: &Path) -> Result<Box<dyn Transport>, HelperClientError> {
-    let stream = tokio::net::UnixStream::connect(path)
+/// Connects, then makes sure the helper (root, or SYSTEM on Windows) listens there before
+/// anything is written.
+async fn open(path: &Path) -> Result<LocalStream, HelperClientError> {
+    let shown = || path.display().to_string();
+    trust::open(path, Server::Helper)
         .await
-        .map_err(|e| unreachable(path, e))?;
-    crate::trust::verify(&stream, path, crate::trust::Server::Helper)?;
-    Ok(Box::new(stream))
-}
-
-/// On Windows the helper listens on a named pipe (`\\.\pipe\postern-helper`) whose DACL admits
-/// SYSTEM and the Postern users group only.
-#[cfg(windows)]
-async fn open(path: &Path) -> Result<Box<dyn Transport>, HelperClientError> {
-    Ok(Box::new(
-        tokio::net::windows::named_pipe::ClientOptions::new()
-            .open(path.as_os_str())
-            .map_err(|e| unreachable(path, e))?,
-    ))
-}
-
-fn unreachable(path: &Path, e: std::io::Error) -> HelperClientError {
-    let path = path.display().to_string();
-    match e.kind() {
-        std::io::ErrorKind::PermissionDenied => HelperClientError::NoPermission { path },
-        std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused => {
-            HelperClientError::NotRunning { path }
-        }
-        _ => HelperClientError::Broken(e.to_string()),
-    }
+        .map_err(|e| match e {
+            Unreachable::NotRunning => HelperClientError::NotRunning { path: shown() },
+            Unreachable::NoPermission => HelperClientError::NoPermission { path: shown() },
+            Unreachable::Untrusted(u) => HelperClientError::Untrusted(u),
+            Unreachable::Other(e) => HelperClientError::Broken(e.to_string()),
+        })
 }
 
 fn unexpected(reply: Reply) -> HelperClientError {
@@ -247,7 +222,7 @@ impl HelperClient {
 }
 
 pub struct StateStream {
-    stream: Box<dyn Transport>,
+    stream: LocalStream,
 }
 
 impl StateStream {

@@ -9,8 +9,9 @@
 
 pub mod agent;
 pub mod client;
+pub mod peer;
+pub mod pipe;
 pub mod server;
-#[cfg(unix)]
 pub mod trust;
 
 use std::time::Duration;

@@ -13,13 +13,7 @@ use tokio::sync::watch;
 
 use crate::{FrameError, HELLO_DEADLINE, hung_up, read_frame, read_frame_within, write_frame};
 
-/// Who is on the other end, as the OS reports it (never as the peer claims).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Peer {
-    pub uid: u32,
-    pub gid: u32,
-    pub pid: Option<i32>,
-}
+pub use crate::peer::{GroupId, Peer, UserId};
 
 /// Why the server ended a connection before the service saw a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,13 +68,13 @@ pub trait Service: Send + Sync + 'static {
 #[derive(Debug)]
 pub struct Connections {
     limit: usize,
-    open: Mutex<HashMap<u32, usize>>,
+    open: Mutex<HashMap<UserId, usize>>,
 }
 
 /// One admitted connection of a uid; its count drops when it ends.
 pub struct Slot {
     connections: Arc<Connections>,
-    uid: u32,
+    user: UserId,
 }
 
 impl Connections {
@@ -91,23 +85,27 @@ impl Connections {
         })
     }
 
-    pub fn take(self: &Arc<Self>, uid: u32) -> Option<Slot> {
+    #[allow(
+        clippy::clone_on_copy,
+        reason = "a uid on Unix, a SID string on Windows"
+    )]
+    pub fn take(self: &Arc<Self>, user: &UserId) -> Option<Slot> {
         let mut open = self.open.lock().ok()?;
-        let count = open.entry(uid).or_default();
+        let count = open.entry(user.clone()).or_default();
         if *count >= self.limit {
             return None;
         }
         *count += 1;
         Some(Slot {
             connections: self.clone(),
-            uid,
+            user: user.clone(),
         })
     }
 
-    pub fn open(&self, uid: u32) -> usize {
+    pub fn open(&self, user: &UserId) -> usize {
         self.open
             .lock()
-            .map(|o| o.get(&uid).copied().unwrap_or(0))
+            .map(|o| o.get(user).copied().unwrap_or(0))
             .unwrap_or(0)
     }
 }
@@ -115,11 +113,11 @@ impl Connections {
 impl Drop for Slot {
     fn drop(&mut self) {
         if let Ok(mut open) = self.connections.open.lock()
-            && let Some(count) = open.get_mut(&self.uid)
+            && let Some(count) = open.get_mut(&self.user)
         {
             *count = count.saturating_sub(1);
             if *count == 0 {
-                open.remove(&self.uid);
+                open.remove(&self.user);
             }
         }
     }
@@ -137,7 +135,7 @@ pub async fn serve_connection<V: Service>(
         let _ = write_frame(&mut stream, &service.refusal(Refusal::NotAllowed)).await;
         return;
     };
-    let Some(_slot) = connections.take(peer.uid) else {
+    let Some(_slot) = connections.take(&peer.user) else {
         let limit = connections.limit;
         let refusal = service.refusal(Refusal::TooManyConnections { limit });
         let _ = write_frame(&mut stream, &refusal).await;
@@ -174,7 +172,7 @@ pub async fn serve_connection<V: Service>(
         let reply = if request.hello_version().is_some() {
             service.refusal(Refusal::HelloAgain)
         } else {
-            match service.answer(peer, request, &mut stream).await {
+            match service.answer(peer.clone(), request, &mut stream).await {
                 Some(reply) => reply,
                 None => return,
             }
@@ -224,7 +222,7 @@ mod unix {
     use tokio::net::UnixListener;
 
     /// Accepts on `listener` for ever, one task per connection; the peer is what the kernel
-    /// reports for the socket (SO_PEERCRED, or getpeereid and LOCAL_PEERPID on macOS).
+    /// recorded for the socket (`peer::of_unix_stream`).
     pub async fn accept_unix<V: Service>(
         listener: UnixListener,
         service: Arc<V>,
@@ -233,11 +231,7 @@ mod unix {
         while let Ok((stream, _)) = listener.accept().await {
             let (service, connections) = (service.clone(), connections.clone());
             tokio::spawn(async move {
-                let peer = stream.peer_cred().ok().map(|c| Peer {
-                    uid: c.uid(),
-                    gid: c.gid(),
-                    pid: c.pid(),
-                });
+                let peer = crate::peer::of_unix_stream(&stream).ok();
                 serve_connection(&*service, stream, peer, &connections).await;
             });
         }
@@ -245,6 +239,23 @@ mod unix {
 }
 #[cfg(unix)]
 pub use unix::accept_unix;
+
+/// Accepts on a named pipe for ever, one task per connection; the peer is the client's token
+/// (`pipe::client_peer`). Ends when the pipe cannot make its next instance.
+#[cfg(windows)]
+pub async fn accept_pipe<V: Service>(
+    mut listener: crate::pipe::PipeListener,
+    service: Arc<V>,
+    connections: Arc<Connections>,
+) {
+    while let Ok(stream) = listener.accept().await {
+        let (service, connections) = (service.clone(), connections.clone());
+        tokio::spawn(async move {
+            let peer = crate::pipe::client_peer(&stream).ok();
+            serve_connection(&*service, stream, peer, &connections).await;
+        });
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -293,7 +304,7 @@ mod tests {
             }
         }
         fn admits(&self, peer: &Peer) -> bool {
-            peer.uid == 1000
+            peer.user == user(1000)
         }
         async fn answer(
             &self,
@@ -308,11 +319,21 @@ mod tests {
         }
     }
 
-    const USER: Peer = Peer {
-        uid: 1000,
-        gid: 1000,
-        pid: Some(42),
-    };
+    /// The n-th test user, in the OS's own form.
+    fn user(n: u32) -> UserId {
+        #[cfg(unix)]
+        return n;
+        #[cfg(windows)]
+        return format!("S-1-5-21-1-2-3-{n}");
+    }
+
+    fn peer(n: u32) -> Peer {
+        Peer {
+            user: user(n),
+            groups: Vec::new(),
+            pid: Some(42),
+        }
+    }
 
     /// Runs the server on one end of a pipe and sends `asks` from the other; returns every
     /// reply the server sent before it ended the connection.
@@ -350,21 +371,21 @@ mod tests {
         let connections = Connections::new(4);
         let echo = |t: &str| Ask::Echo { text: t.into() };
         let said = exchange(
-            Some(USER),
+            Some(peer(1000)),
             &[hello(), echo("a"), echo("b"), Ask::Stop, echo("never")],
             &connections,
         )
         .await;
         let echoed = |t: &str| Say::Echo { text: t.into() };
         assert_eq!(said, vec![Say::Welcome, echoed("a"), echoed("b")]);
-        assert_eq!(connections.open(1000), 0, "the slot came back");
+        assert_eq!(connections.open(&user(1000)), 0, "the slot came back");
     }
 
     #[tokio::test]
     async fn refusals_name_their_reason_and_end_the_connection() {
         let connections = Connections::new(4);
         let refused = |why: &str| vec![Say::Refused { why: why.into() }];
-        let stranger = Peer { uid: 1001, ..USER };
+        let stranger = peer(1001);
         assert_eq!(
             exchange(Some(stranger), &[hello()], &connections).await,
             refused("NotAllowed")
@@ -375,16 +396,16 @@ mod tests {
             "a peer the OS cannot name is not admitted"
         );
         assert_eq!(
-            exchange(Some(USER), &[Ask::Hello { v: 2 }], &connections).await,
+            exchange(Some(peer(1000)), &[Ask::Hello { v: 2 }], &connections).await,
             refused("ProtocolMismatch { server: 3, client: 2 }")
         );
         assert_eq!(
-            exchange(Some(USER), &[Ask::Stop], &connections).await,
+            exchange(Some(peer(1000)), &[Ask::Stop], &connections).await,
             refused("HelloFirst")
         );
         // A second Hello is refused, and the connection goes on.
         let again = exchange(
-            Some(USER),
+            Some(peer(1000)),
             &[hello(), hello(), Ask::Echo { text: "on".into() }, Ask::Stop],
             &connections,
         )
@@ -406,7 +427,7 @@ mod tests {
         use tokio::io::AsyncWriteExt;
         let connections = Connections::new(4);
         let (mut client, server) = duplex(4096);
-        let serving = serve_connection(&EchoService, server, Some(USER), &connections);
+        let serving = serve_connection(&EchoService, server, Some(peer(1000)), &connections);
         let talking = async {
             let body = b"{\"type\":\"Nonsense\"}";
             client
@@ -430,16 +451,19 @@ mod tests {
     fn each_uid_holds_at_most_its_share_of_connections() {
         let connections = Connections::new(16);
         let held: Vec<_> = (0..16)
-            .map(|_| connections.take(1000).expect("within the limit"))
+            .map(|_| connections.take(&user(1000)).expect("within the limit"))
             .collect();
-        assert!(connections.take(1000).is_none(), "one past the limit");
+        assert!(
+            connections.take(&user(1000)).is_none(),
+            "one past the limit"
+        );
         // Another user is not affected by the first one's connections.
-        let other = connections.take(1001).expect("another uid");
-        assert_eq!(connections.open(1001), 1);
+        let other = connections.take(&user(1001)).expect("another uid");
+        assert_eq!(connections.open(&user(1001)), 1);
         drop(other);
-        assert_eq!(connections.open(1001), 0);
+        assert_eq!(connections.open(&user(1001)), 0);
         drop(held);
-        assert_eq!(connections.open(1000), 0);
-        assert!(connections.take(1000).is_some(), "slots come back");
+        assert_eq!(connections.open(&user(1000)), 0);
+        assert!(connections.take(&user(1000)).is_some(), "slots come back");
     }
 }

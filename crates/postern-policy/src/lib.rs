@@ -76,6 +76,8 @@ pub struct PolicyFile {
 pub enum PolicyOrigin {
     CommandLine,
     Environment,
+    /// Windows Group Policy: `HKLM\SOFTWARE\Policies\Postern`, value `PolicyFile`.
+    GroupPolicy,
     System,
     User,
 }
@@ -155,14 +157,15 @@ impl fmt::Display for PolicyOrigin {
         f.write_str(match self {
             PolicyOrigin::CommandLine => "--policy",
             PolicyOrigin::Environment => POLICY_ENV,
+            PolicyOrigin::GroupPolicy => "group-policy",
             PolicyOrigin::System => "system",
             PolicyOrigin::User => "user",
         })
     }
 }
 
-/// Finds the policy file in lookup order. A file named explicitly (flag or environment) must
-/// exist; the system and user locations are only used when present.
+/// Finds the policy file in lookup order. A file named explicitly (flag, environment, or Group
+/// Policy on Windows) must exist; the system and user locations are only used when present.
 pub fn locate(explicit: Option<&Path>) -> Result<PolicyFile, PolicyError> {
     if let Some(path) = explicit {
         return Ok(PolicyFile {
@@ -174,6 +177,12 @@ pub fn locate(explicit: Option<&Path>) -> Result<PolicyFile, PolicyError> {
         return Ok(PolicyFile {
             path: PathBuf::from(path),
             origin: PolicyOrigin::Environment,
+        });
+    }
+    if let Some(path) = paths::group_policy_file() {
+        return Ok(PolicyFile {
+            path,
+            origin: PolicyOrigin::GroupPolicy,
         });
     }
     let mut searched = vec![paths::system_policy_file()];

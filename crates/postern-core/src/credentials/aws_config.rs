@@ -388,11 +388,12 @@ mod tests {
 
     #[test]
     fn a_read_only_file_is_left_alone() {
-        use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("config");
         std::fs::write(&path, USER).unwrap();
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o444)).unwrap();
+        let mut read_only = std::fs::metadata(&path).unwrap().permissions();
+        read_only.set_readonly(true);
+        std::fs::set_permissions(&path, read_only).unwrap();
         assert!(matches!(
             install(&path, &profiles(), "p"),
             Err(AwsConfigError::ReadOnly { .. })

@@ -255,12 +255,15 @@ mod tests {
         assert_eq!(s.remotes, vec!["vpn.example.com:443"]);
         let on_disk = std::fs::read_to_string(dir.path().join("profiles/corp.ovpn")).unwrap();
         assert!(!on_disk.contains("PRIVATE KEY"));
-        use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(dir.path().join("profiles/corp.ovpn"))
-            .unwrap()
-            .permissions()
-            .mode();
-        assert_eq!(mode & 0o777, 0o600);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(dir.path().join("profiles/corp.ovpn"))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
         assert_eq!(secrets.keys(), vec!["vpn-key:corp"]);
         assert!(
             store

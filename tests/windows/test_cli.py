@@ -1,0 +1,188 @@
+"""postern.exe under wine: the CLI's Windows paths end to end (Credential Manager, %APPDATA%,
+the machine policy in %ProgramData% and the Group Policy registry key, the posture probes).
+Run by scripts/windows, which builds postern.exe and makes the wine prefix."""
+import json
+import os
+import pathlib
+import subprocess
+import tempfile
+import uuid
+
+import pytest
+
+EXE = os.environ.get("POSTERN_EXE", "")
+WINE = "/usr/lib/wine/wine64"
+PREFIX = pathlib.Path(os.environ.get("WINEPREFIX", ""))
+BAD_INPUT = 3
+
+pytestmark = pytest.mark.skipif(
+    not EXE or not PREFIX.is_dir(), reason="run by scripts/windows (POSTERN_EXE, WINEPREFIX)")
+
+
+def windows_path(path):
+    """What a Windows program calls a file of this machine: wine maps / to Z:."""
+    return "Z:" + str(path).replace("/", "\\")
+
+
+def postern(*args, env=None, timeout=120):
+    run_env = dict(os.environ, **(env or {}))
+    return subprocess.run([WINE, EXE, *args], capture_output=True, text=True, env=run_env,
+                          timeout=timeout)
+
+
+def wine(*args):
+    return subprocess.run([WINE, *args], capture_output=True, text=True, timeout=120)
+
+
+@pytest.fixture(scope="module")
+def pki():
+    """A CA, a client certificate and its key, as AWS's Client VPN configuration export has."""
+    with tempfile.TemporaryDirectory() as d:
+        d = pathlib.Path(d)
+        def ssl(*a):
+            subprocess.run(["openssl", *a], check=True, capture_output=True, cwd=d)
+        ssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+            "-keyout", "ca.key", "-out", "ca.crt", "-days", "2", "-subj", "/CN=lab-ca")
+        ssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+            "-keyout", "client.key", "-out", "client.csr", "-subj", "/CN=alice.lab.test")
+        ssl("x509", "-req", "-in", "client.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
+            "-CAcreateserial", "-out", "client.crt", "-days", "2")
+        yield {n: (d / f"{n}").read_text() for n in ("ca.crt", "client.crt", "client.key")}
+
+
+def profile_text(pki, extra=""):
+    return f"""client
+dev tun
+proto udp
+remote cvpn-endpoint-0123456789abcdef0.prod.clientvpn.eu-west-1.amazonaws.com 443
+remote-random-hostname
+resolv-retry infinite
+nobind
+remote-cert-tls server
+cipher AES-256-GCM
+verb 3
+{extra}
+<ca>
+{pki['ca.crt']}</ca>
+<cert>
+{pki['client.crt']}</cert>
+<key>
+{pki['client.key']}</key>
+reneg-sec 0
+"""
+
+
+def key_body(pki):
+    """A line from the middle of the private key: if it is on disk, the key is."""
+    lines = [l for l in pki["client.key"].splitlines() if l and not l.startswith("-----")]
+    return lines[len(lines) // 2]
+
+
+def postern_files():
+    """Every file Postern may have written in the wine user's profile or ProgramData."""
+    roots = [PREFIX / "drive_c" / "users", PREFIX / "drive_c" / "ProgramData"]
+    for root in roots:
+        for path in root.rglob("*"):
+            if path.is_file() and "postern" in str(path).lower():
+                yield path
+
+
+def test_a_profile_is_imported_with_its_key_in_credential_manager_and_listed(pki, tmp_path):
+    name = f"corp-{uuid.uuid4().hex[:8]}"
+    file = tmp_path / f"{name}.ovpn"
+    file.write_text(profile_text(pki))
+    run = postern("vpn", "import", windows_path(file))
+    assert run.returncode == 0, run.stderr
+    assert f"Imported VPN profile '{name}'" in run.stdout
+
+    listed = postern("vpn", "list", "--json")
+    assert listed.returncode == 0, listed.stderr
+    names = [p["name"] for p in json.loads(listed.stdout)["profiles"]]
+    assert name in names
+
+    # The profile is kept; its private key is not, on any file Postern wrote.
+    written = list(postern_files())
+    assert written, "the profile store is somewhere under the user's profile"
+    body = key_body(pki)
+    for path in written:
+        assert body not in path.read_text(errors="replace"), f"the key is in {path}"
+
+    removed = postern("vpn", "remove", name)
+    assert removed.returncode == 0, removed.stderr
+    names = [p["name"] for p in json.loads(postern("vpn", "list", "--json").stdout)["profiles"]]
+    assert name not in names
+
+
+@pytest.mark.parametrize("directive", [
+    "up C:\\\\Windows\\\\System32\\\\cmd.exe",
+    "script-security 2",
+    "plugin C:\\\\evil.dll",
+    "management 0.0.0.0 7505",
+])
+def test_a_hostile_profile_is_refused_and_nothing_is_kept(pki, tmp_path, directive):
+    name = f"hostile-{uuid.uuid4().hex[:8]}"
+    file = tmp_path / f"{name}.ovpn"
+    file.write_text(profile_text(pki, directive))
+    run = postern("vpn", "import", windows_path(file))
+    assert run.returncode == BAD_INPUT, (run.returncode, run.stdout, run.stderr)
+    assert directive.split()[0] in run.stderr, run.stderr
+    names = [p["name"] for p in json.loads(postern("vpn", "list", "--json").stdout)["profiles"]]
+    assert name not in names
+
+
+GOOD_POLICY = """[identity_center]
+start_url = "https://my-org.awsapps.com/start"
+region    = "eu-west-1"
+
+[egress]
+nat_addresses = ["203.0.113.10/32"]
+"""
+
+
+def test_policy_validate_reads_a_windows_path_and_names_the_line(tmp_path):
+    good = tmp_path / "policy.toml"
+    good.write_text(GOOD_POLICY)
+    run = postern("policy", "validate", windows_path(good))
+    assert run.returncode == 0, run.stderr
+    bad = tmp_path / "bad.toml"
+    bad.write_text(GOOD_POLICY.replace("eu-west-1", "eu-west-1\nstart_uri = \"x\""))
+    run = postern("policy", "validate", windows_path(bad))
+    assert run.returncode == BAD_INPUT
+    assert "start_uri" in run.stderr and "4" in run.stderr, run.stderr
+
+
+def test_posture_decides_on_windows_with_a_reason_for_every_check():
+    run = postern("posture", "--json")
+    # Wine answers some probes and not others: whatever it answers, a decision with reasons,
+    # never a crash.
+    assert run.returncode in (0, 11, 12), (run.returncode, run.stderr)
+    report = json.loads(run.stdout)
+    checks = report["checks"]
+    assert checks, report
+    for check in checks:
+        assert check["status"] in ("pass", "fail", "unknown"), check
+        if check["status"] != "pass":
+            assert check.get("reason") or check.get("fix"), check
+
+
+def test_group_policy_names_the_policy_file_in_the_registry(tmp_path):
+    key = r"HKLM\SOFTWARE\Policies\Postern"
+    managed = tmp_path / "managed.toml"
+    managed.write_text(GOOD_POLICY.replace("203.0.113.10/32", "203.0.113.77/32"))
+    added = wine("reg", "add", key, "/v", "PolicyFile", "/t", "REG_SZ", "/d",
+                 windows_path(managed), "/f")
+    assert added.returncode == 0, added.stderr
+    try:
+        env = {k: v for k, v in os.environ.items() if k != "POSTERN_POLICY"}
+        run = subprocess.run([WINE, EXE, "policy", "render", "--kind", "iam"], capture_output=True,
+                             text=True, env=env, timeout=120)
+        assert run.returncode == 0, run.stderr
+        assert "203.0.113.77/32" in run.stdout, run.stdout
+        # A file Group Policy names must exist: a missing one is an error, not a fallback.
+        managed.unlink()
+        run = subprocess.run([WINE, EXE, "policy", "render", "--kind", "iam"], capture_output=True,
+                             text=True, env=env, timeout=120)
+        assert run.returncode == BAD_INPUT, (run.returncode, run.stdout, run.stderr)
+        assert "managed.toml" in run.stderr, run.stderr
+    finally:
+        wine("reg", "delete", key, "/f")
