@@ -14,6 +14,7 @@ EXE = os.environ.get("POSTERN_EXE", "")
 WINE = "/usr/lib/wine/wine64"
 PREFIX = pathlib.Path(os.environ.get("WINEPREFIX", ""))
 BAD_INPUT = 3
+AGENT_UNAVAILABLE = 16
 
 pytestmark = pytest.mark.skipif(
     not EXE or not PREFIX.is_dir(), reason="run by scripts/windows (POSTERN_EXE, WINEPREFIX)")
@@ -186,3 +187,29 @@ def test_group_policy_names_the_policy_file_in_the_registry(tmp_path):
         assert "managed.toml" in run.stderr, run.stderr
     finally:
         wine("reg", "delete", key, "/f")
+
+
+def test_the_agent_serves_its_user_on_its_named_pipe_and_a_second_agent_is_refused(tmp_path):
+    policy = tmp_path / "policy.toml"
+    policy.write_text(GOOD_POLICY)
+    pipe = rf"\\.\pipe\postern-agent-test-{uuid.uuid4().hex[:8]}"
+    env = {"POSTERN_POLICY": windows_path(policy), "POSTERN_AGENT_SOCKET": pipe}
+    agent = subprocess.Popen([WINE, EXE, "agent", "--no-browser"], env=dict(os.environ, **env),
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        banner = agent.stderr.readline()
+        assert "listening on" in banner and pipe in banner, banner
+        status = postern("status", "--json", env=env)
+        assert status.returncode == 0, status.stderr
+        assert json.loads(status.stdout)["state"] == "idle", status.stdout
+
+        second = postern("agent", "--no-browser", env=env)
+        assert second.returncode == AGENT_UNAVAILABLE, (second.returncode, second.stderr)
+        assert "another Postern agent is already running" in second.stderr, second.stderr
+    finally:
+        agent.kill()
+        agent.wait(timeout=30)
+    # With the agent gone, nothing answers on its pipe, and the CLI says so.
+    gone = postern("status", env=env)
+    assert gone.returncode == AGENT_UNAVAILABLE, (gone.returncode, gone.stderr)
+    assert "not running" in gone.stderr, gone.stderr

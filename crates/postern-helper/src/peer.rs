@@ -28,10 +28,32 @@ impl PeerPolicy {
     }
 
     pub fn allows(&self, peer: &Peer) -> bool {
-        is_administrator(peer)
-            || self.allow_users.contains(&peer.user)
-            || self.group.as_ref().is_some_and(|g| peer.is_in(g))
+        self.allows_with(peer, user_groups)
     }
+
+    /// The decision, given where a user's current memberships come from: the peer's own groups
+    /// (what its process held when it connected) or the system's database now (a membership
+    /// granted since the user logged in, a Directory Services or LDAP group).
+    fn allows_with(&self, peer: &Peer, memberships: impl FnOnce(&UserId) -> Vec<GroupId>) -> bool {
+        if is_administrator(peer) || self.allow_users.contains(&peer.user) {
+            return true;
+        }
+        let Some(group) = &self.group else {
+            return false;
+        };
+        peer.is_in(group) || memberships(&peer.user).contains(group)
+    }
+}
+
+#[cfg(unix)]
+fn user_groups(user: &UserId) -> Vec<GroupId> {
+    postern_ipc::peer::user_groups(*user)
+}
+
+/// On Windows the token's groups are the system's answer (nested and domain groups included).
+#[cfg(windows)]
+fn user_groups(_user: &UserId) -> Vec<GroupId> {
+    Vec::new()
 }
 
 #[cfg(unix)]

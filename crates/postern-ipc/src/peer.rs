@@ -32,7 +32,7 @@ impl Peer {
 }
 
 #[cfg(unix)]
-pub use unix::{group_named, of_unix_stream};
+pub use unix::{group_named, of_unix_stream, user_groups};
 
 #[cfg(unix)]
 #[allow(
@@ -162,6 +162,63 @@ mod unix {
         None
     }
 
+    /// Every group the system's database gives a user now (`getgrouplist`: files, NSS/LDAP on
+    /// Linux, Directory Services on macOS), primary group first; empty for an unknown uid. Unlike
+    /// a socket's groups, this sees a membership granted since the peer logged in.
+    pub fn user_groups(uid: u32) -> Vec<GroupId> {
+        let Some((name, gid)) = user_named(uid) else {
+            return Vec::new();
+        };
+        let mut count: libc::c_int = 64;
+        // Bounded: grows to what the call asks for, a few times at most.
+        for _ in 0..4 {
+            let mut groups = vec![0 as GroupListEntry; count as usize];
+            let asked = count;
+            // SAFETY: `groups` holds `count` entries; `count` is in/out.
+            let rc = unsafe {
+                libc::getgrouplist(name.as_ptr(), gid as _, groups.as_mut_ptr(), &mut count)
+            };
+            if rc >= 0 {
+                groups.truncate(count.max(0) as usize);
+                return groups.into_iter().map(|g| g as GroupId).collect();
+            }
+            // Too small: glibc says how many it needs; macOS does not, so double.
+            count = count.max(asked * 2);
+        }
+        Vec::new()
+    }
+
+    // getgrouplist's entries: gid_t on Linux, int on macOS.
+    #[cfg(any(target_os = "macos", target_os = "ios"))]
+    type GroupListEntry = libc::c_int;
+    #[cfg(not(any(target_os = "macos", target_os = "ios")))]
+    type GroupListEntry = libc::gid_t;
+
+    /// A user's login name and primary group, from the system's database.
+    fn user_named(uid: u32) -> Option<(CString, u32)> {
+        let mut size = 4096;
+        while size <= 1 << 20 {
+            let mut buffer = vec![0 as libc::c_char; size];
+            // SAFETY: passwd is plain data filled by getpwuid_r from our buffer.
+            let mut entry: libc::passwd = unsafe { std::mem::zeroed() };
+            let mut found: *mut libc::passwd = std::ptr::null_mut();
+            // SAFETY: every pointer is to a live value of the right type; `buffer` has `size` bytes.
+            let rc =
+                unsafe { libc::getpwuid_r(uid, &mut entry, buffer.as_mut_ptr(), size, &mut found) };
+            if rc == libc::ERANGE {
+                size *= 4;
+                continue;
+            }
+            if rc != 0 || found.is_null() || entry.pw_name.is_null() {
+                return None;
+            }
+            // SAFETY: pw_name points at a NUL-terminated string inside `buffer`, copied here.
+            let name = unsafe { std::ffi::CStr::from_ptr(entry.pw_name) }.to_owned();
+            return Some((name, entry.pw_gid));
+        }
+        None
+    }
+
     #[cfg(test)]
     mod tests {
         use super::*;
@@ -187,6 +244,17 @@ mod unix {
                 assert!(peer.is_in(&g), "group {g} of {:?}", peer.groups);
             }
             assert_eq!(peer.pid, Some(std::process::id()));
+        }
+
+        #[test]
+        fn a_user_s_groups_come_from_the_system_database() {
+            // SAFETY: no arguments, no memory.
+            let uid = unsafe { libc::getuid() };
+            let groups = user_groups(uid);
+            let (_, primary) = user_named(uid).expect("this process's user has an entry");
+            assert_eq!(groups.first(), Some(&primary), "{groups:?}");
+            assert!(user_groups(0).contains(&0), "root is in group 0");
+            assert_eq!(user_groups(0x7fff_fff0), Vec::<u32>::new(), "no such user");
         }
 
         #[test]

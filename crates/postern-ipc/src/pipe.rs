@@ -42,7 +42,9 @@ pub fn trusted_owner(owner: &str, expected: &str) -> bool {
 }
 
 #[cfg(windows)]
-pub use win32::{PipeListener, client_peer, connect, current_user, group_sid, pipe_owner};
+pub use win32::{
+    PipeListener, client_peer, connect, current_user, group_sid, pipe_owner, pipe_security,
+};
 
 #[cfg(windows)]
 #[allow(
@@ -64,13 +66,15 @@ mod win32 {
         CloseHandle, ERROR_INSUFFICIENT_BUFFER, ERROR_PIPE_BUSY, HANDLE, LocalFree,
     };
     use windows_sys::Win32::Security::Authorization::{
-        ConvertSidToStringSidW, ConvertStringSecurityDescriptorToSecurityDescriptorW,
-        GetSecurityInfo, SDDL_REVISION_1, SE_KERNEL_OBJECT,
+        ConvertSecurityDescriptorToStringSecurityDescriptorW, ConvertSidToStringSidW,
+        ConvertStringSecurityDescriptorToSecurityDescriptorW, GetSecurityInfo, SDDL_REVISION_1,
+        SE_KERNEL_OBJECT,
     };
     use windows_sys::Win32::Security::{
-        GetTokenInformation, LookupAccountNameW, OWNER_SECURITY_INFORMATION, PSECURITY_DESCRIPTOR,
-        PSID, RevertToSelf, SECURITY_ATTRIBUTES, SID_NAME_USE, TOKEN_GROUPS,
-        TOKEN_INFORMATION_CLASS, TOKEN_QUERY, TOKEN_USER, TokenGroups, TokenUser,
+        DACL_SECURITY_INFORMATION, GetTokenInformation, LookupAccountNameW,
+        OWNER_SECURITY_INFORMATION, PSECURITY_DESCRIPTOR, PSID, RevertToSelf, SECURITY_ATTRIBUTES,
+        SID_NAME_USE, TOKEN_GROUPS, TOKEN_INFORMATION_CLASS, TOKEN_QUERY, TOKEN_USER, TokenGroups,
+        TokenUser,
     };
     use windows_sys::Win32::System::Pipes::{
         GetNamedPipeClientProcessId, ImpersonateNamedPipeClient,
@@ -124,8 +128,19 @@ mod win32 {
 
     impl PipeListener {
         /// Creates the pipe's first instance; fails (access denied) when any process already
-        /// has a pipe of that name.
+        /// has a pipe of that name. Windows refuses that itself (FILE_FLAG_FIRST_PIPE_INSTANCE);
+        /// a pipe that answers a client first is refused before that, which also holds where
+        /// the flag is not enforced (wine).
         pub fn bind(name: &OsStr, sddl: &str) -> io::Result<Self> {
+            match ClientOptions::new().open(name) {
+                Err(e) if e.raw_os_error() != Some(ERROR_PIPE_BUSY as i32) => {}
+                _ => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::PermissionDenied,
+                        "a pipe of that name exists",
+                    ));
+                }
+            }
             let (name, sddl) = (name.to_os_string(), wide(OsStr::new(sddl)));
             let waiting = create(&name, &sddl, true)?;
             Ok(Self {
@@ -224,6 +239,42 @@ mod win32 {
         }
         let _descriptor = Local(descriptor);
         sid_string(owner)
+    }
+
+    /// The pipe's owner and DACL as SDDL, read back from the object (for tests and diagnostics).
+    pub fn pipe_security(pipe: &impl AsRawHandle) -> io::Result<String> {
+        let mut descriptor: PSECURITY_DESCRIPTOR = null_mut();
+        let what = OWNER_SECURITY_INFORMATION | DACL_SECURITY_INFORMATION;
+        // SAFETY: a live handle; the descriptor is freed by `Local`.
+        let rc = unsafe {
+            GetSecurityInfo(
+                pipe.as_raw_handle() as HANDLE,
+                SE_KERNEL_OBJECT,
+                what,
+                null_mut(),
+                null_mut(),
+                null_mut(),
+                null_mut(),
+                &mut descriptor,
+            )
+        };
+        if rc != 0 {
+            return Err(io::Error::from_raw_os_error(rc as i32));
+        }
+        let _descriptor = Local(descriptor);
+        let mut text: *mut u16 = null_mut();
+        // SAFETY: a valid descriptor; the string is freed by `Local`.
+        check(unsafe {
+            ConvertSecurityDescriptorToStringSecurityDescriptorW(
+                descriptor,
+                SDDL_REVISION_1,
+                what,
+                &mut text,
+                null_mut(),
+            )
+        })?;
+        let _text = Local(text.cast());
+        Ok(wide_string(text))
     }
 
     /// Opens a client connection, waiting (bounded) while every instance is busy.
@@ -325,11 +376,16 @@ mod win32 {
         // SAFETY: a valid SID; the string is freed by `Local`.
         check(unsafe { ConvertSidToStringSidW(sid, &mut text) })?;
         let _text = Local(text.cast());
-        // SAFETY: ConvertSidToStringSidW returns a NUL-terminated UTF-16 string.
+        Ok(wide_string(text))
+    }
+
+    /// A NUL-terminated UTF-16 string the system returned.
+    fn wide_string(text: *const u16) -> String {
+        // SAFETY: the callers pass strings Win32 returned NUL-terminated.
         let len = (0..).take_while(|i| unsafe { *text.add(*i) } != 0).count();
         // SAFETY: `len` UTF-16 units precede the NUL.
         let units = unsafe { std::slice::from_raw_parts(text, len) };
-        Ok(String::from_utf16_lossy(units))
+        String::from_utf16_lossy(units)
     }
 }
 
@@ -374,6 +430,18 @@ mod tests {
         let (server, client) = tokio::join!(listener.accept(), connect(name.as_ref()));
         let (server, client) = (server.unwrap(), client.unwrap());
         assert_eq!(pipe_owner(&client).unwrap(), me);
+        // What the pipe really carries, read back: this user owns it, and only SYSTEM and this
+        // user are granted anything.
+        let security = pipe_security(&server).unwrap();
+        assert!(security.starts_with(&format!("O:{me}D:")), "{security}");
+        let granted: Vec<&str> = security
+            .split('(')
+            .skip(1)
+            .map(|ace| ace.trim_end_matches(')').rsplit(';').next().unwrap())
+            // Windows writes well-known SIDs by their alias.
+            .map(|sid| if sid == "SY" { SYSTEM } else { sid })
+            .collect();
+        assert_eq!(granted, vec![SYSTEM, me.as_str()], "{security}");
         let peer = client_peer(&server).unwrap();
         assert_eq!(peer.user, me);
         assert_eq!(peer.pid, Some(std::process::id()));

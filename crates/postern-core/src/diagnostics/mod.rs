@@ -443,14 +443,22 @@ fn create_owner_only(path: &Path) -> io::Result<std::fs::File> {
 #[cfg(any(test, feature = "test-support"))]
 #[allow(clippy::expect_used, reason = "a test helper: a failure is the test's")]
 pub fn unpack_with_unzip(zip: &Path, into: &Path) -> BTreeMap<String, String> {
-    let status = std::process::Command::new("unzip")
-        .arg("-q")
-        .arg(zip)
-        .arg("-d")
-        .arg(into)
-        .status()
-        .expect("the unzip tool runs");
-    assert!(status.success(), "unzip failed on {}", zip.display());
+    // Windows has no unzip (nor does wine): there the zip crate reads it back.
+    #[cfg(unix)]
+    {
+        let status = std::process::Command::new("unzip")
+            .arg("-q")
+            .arg(zip)
+            .arg("-d")
+            .arg(into)
+            .status()
+            .expect("the unzip tool runs");
+        assert!(status.success(), "unzip failed on {}", zip.display());
+    }
+    #[cfg(not(unix))]
+    zip::ZipArchive::new(std::fs::File::open(zip).expect("the bundle opens"))
+        .and_then(|mut archive| archive.extract(into))
+        .expect("the bundle unpacks");
     let mut files = BTreeMap::new();
     let mut dirs = vec![into.to_path_buf()];
     while let Some(dir) = dirs.pop() {
@@ -459,11 +467,14 @@ pub fn unpack_with_unzip(zip: &Path, into: &Path) -> BTreeMap<String, String> {
             if path.is_dir() {
                 dirs.push(path);
             } else {
+                // Named as in the zip, with `/` on every OS.
                 let name = path
                     .strip_prefix(into)
                     .expect("inside")
-                    .display()
-                    .to_string();
+                    .components()
+                    .map(|c| c.as_os_str().to_string_lossy())
+                    .collect::<Vec<_>>()
+                    .join("/");
                 let bytes = std::fs::read(&path).expect("readable");
                 files.insert(name, String::from_utf8_lossy(&bytes).into_owned());
             }
