@@ -95,6 +95,8 @@ struct Seen {
     signed_in: bool,
     posture: bool,
     tunnel: bool,
+    /// The tunnel the egress was proved through: its profile, address and endpoint.
+    tunnel_through: Option<(String, String, String)>,
     /// A tunnel was asked for in this attempt (so Disconnect must take it down).
     tunnel_started: bool,
     egress: Option<IpAddr>,
@@ -468,11 +470,27 @@ impl Session {
             TunnelState::AwaitingBrowser { url, .. } if connecting => {
                 self.go(S::VpnSignIn { url }, Cause::ConnectRequested, Vec::new())
             }
-            TunnelState::Connected { .. } if connecting || matches!(state, S::Degraded { .. }) => {
-                // Through the tunnel at last (or again): the egress is proved anew.
+            TunnelState::Connected {
+                profile,
+                tunnel_ip,
+                endpoint_ip,
+                ..
+            } if connecting || was_ready || past_vpn => {
+                let through = Some((profile, tunnel_ip, endpoint_ip));
+                let again = self.seen.tunnel && self.seen.tunnel_through == through;
+                if again && !matches!(state, S::Degraded { .. }) {
+                    // The same tunnel said again (a watch starts with the current state).
+                    return Step::default();
+                }
+                // Through a tunnel at last, again, or another one than the egress was proved
+                // through: nothing is served until the egress is proved anew.
                 self.seen.tunnel = true;
+                self.seen.tunnel_through = through;
                 self.seen.egress = None;
-                self.next_gate()
+                let withdrawn = self.withdraw();
+                let mut step = self.next_gate();
+                step.actions.splice(0..0, withdrawn);
+                step
             }
             TunnelState::Reconnecting {
                 profile,

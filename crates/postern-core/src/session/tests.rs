@@ -196,6 +196,31 @@ fn a_vpn_drop_closes_the_gate_at_once_and_recovery_reverifies_egress() {
 }
 
 #[test]
+fn the_same_tunnel_said_again_changes_nothing_and_another_one_is_proved_anew() {
+    let mut s = ready();
+    // A watch of the helper begins with the current state: the same tunnel, nothing to do.
+    assert_eq!(now(&mut s, Event::Tunnel(connected())), Step::default());
+    assert!(s.state().serves_credentials());
+    // Another endpoint than the egress was proved through: withdrawn until proved again.
+    let elsewhere = TunnelState::Connected {
+        profile: "corp".into(),
+        tunnel_ip: "10.200.0.2".into(),
+        endpoint_ip: "198.51.100.99".into(),
+        dns: Default::default(),
+    };
+    let step = now(&mut s, Event::Tunnel(elsewhere));
+    assert_eq!(
+        step.actions,
+        vec![Action::WithdrawCredentials, Action::CheckEgress]
+    );
+    assert!(!s.state().serves_credentials());
+    assert_eq!(
+        now(&mut s, Event::Egress(nat_match())).actions,
+        vec![Action::IssueCredentials]
+    );
+}
+
+#[test]
 fn late_credentials_after_a_drop_do_not_reopen_the_gate() {
     let mut s = ready();
     now(

@@ -73,6 +73,8 @@ struct Witness {
     signed_in: bool,
     compliant: bool,
     tunnel_up: bool,
+    /// The tunnel that came up last: profile, address, endpoint.
+    through: Option<(String, String, String)>,
     /// The egress matched since the tunnel last came up (in this attempt).
     egress: Option<IpAddr>,
 }
@@ -86,9 +88,19 @@ impl Witness {
             }
             // Tunnel states count only where the rule has a tunnel.
             Event::Tunnel(_) if !self.require.contains(&Gate::Vpn) => {}
-            Event::Tunnel(TunnelState::Connected { .. }) => {
-                self.tunnel_up = true;
-                self.egress = None;
+            // The same tunnel said again changes nothing; any other one is proved anew.
+            Event::Tunnel(TunnelState::Connected {
+                profile,
+                tunnel_ip,
+                endpoint_ip,
+                ..
+            }) => {
+                let through = Some((profile.clone(), tunnel_ip.clone(), endpoint_ip.clone()));
+                if !(self.tunnel_up && self.through == through) {
+                    self.tunnel_up = true;
+                    self.through = through;
+                    self.egress = None;
+                }
             }
             // OpenVPN's phases while up are no drop.
             Event::Tunnel(TunnelState::Connecting { .. }) => {}
