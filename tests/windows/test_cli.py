@@ -146,24 +146,44 @@ def test_policy_validate_reads_a_windows_path_and_names_the_line(tmp_path):
     run = postern("policy", "validate", windows_path(good))
     assert run.returncode == 0, run.stderr
     bad = tmp_path / "bad.toml"
-    bad.write_text(GOOD_POLICY.replace("eu-west-1", "eu-west-1\nstart_uri = \"x\""))
+    bad.write_text(GOOD_POLICY.replace('"eu-west-1"', '"eu-west-1"\nstart_uri = "x"'))
     run = postern("policy", "validate", windows_path(bad))
     assert run.returncode == BAD_INPUT
     assert "start_uri" in run.stderr and "4" in run.stderr, run.stderr
 
 
-def test_posture_decides_on_windows_with_a_reason_for_every_check():
-    run = postern("posture", "--json")
+POSTURE_POLICY = GOOD_POLICY + """
+[posture.windows]
+min_build = "10.0.19045.4000"
+require_disk_encryption = true
+require_firewall = true
+require_screen_lock = true
+forbidden_processes = ["evil.exe"]
+"""
+
+
+def test_posture_decides_on_windows_with_a_reason_for_every_check(tmp_path):
+    policy = tmp_path / "policy.toml"
+    policy.write_text(POSTURE_POLICY)
+    run = postern("posture", "--json", env={"POSTERN_POLICY": windows_path(policy)})
     # Wine answers some probes and not others: whatever it answers, a decision with reasons,
     # never a crash.
     assert run.returncode in (0, 11, 12), (run.returncode, run.stderr)
     report = json.loads(run.stdout)
     checks = report["checks"]
-    assert checks, report
+    assert {c["check"] for c in checks} >= {"os_version", "disk_encryption", "firewall",
+                                           "screen_lock", "forbidden_process"}, report
     for check in checks:
-        assert check["status"] in ("pass", "fail", "unknown"), check
-        if check["status"] != "pass":
-            assert check.get("reason") or check.get("fix"), check
+        assert check["result"] in ("pass", "fail", "unknown"), check
+        if check["result"] == "fail":
+            assert check["detail"] and check["remediation"], check
+        if check["result"] == "unknown":
+            assert check["reason"]["why"] and check["reason"]["detail"], check
+    # The decision follows from the checks, and the exit code from the decision.
+    failed = sorted(c["check"] for c in checks if c["result"] == "fail")
+    assert sorted(report["failing"]) == failed, report
+    assert (report["status"] == "non-compliant") == bool(failed), report
+    assert run.returncode == (11 if failed else 0), (run.returncode, report["status"])
 
 
 def test_group_policy_names_the_policy_file_in_the_registry(tmp_path):
@@ -185,6 +205,12 @@ def test_group_policy_names_the_policy_file_in_the_registry(tmp_path):
                              text=True, env=env, timeout=120)
         assert run.returncode == BAD_INPUT, (run.returncode, run.stdout, run.stderr)
         assert "managed.toml" in run.stderr, run.stderr
+        # A value of the wrong type is an error that says so, never a silent fallback.
+        wine("reg", "add", key, "/v", "PolicyFile", "/t", "REG_DWORD", "/d", "1", "/f")
+        run = subprocess.run([WINE, EXE, "policy", "render", "--kind", "iam"], capture_output=True,
+                             text=True, env=env, timeout=120)
+        assert run.returncode == BAD_INPUT, (run.returncode, run.stdout, run.stderr)
+        assert "not a string" in run.stderr, run.stderr
     finally:
         wine("reg", "delete", key, "/f")
 
@@ -201,7 +227,7 @@ def test_the_agent_serves_its_user_on_its_named_pipe_and_a_second_agent_is_refus
         assert "listening on" in banner and pipe in banner, banner
         status = postern("status", "--json", env=env)
         assert status.returncode == 0, status.stderr
-        assert json.loads(status.stdout)["state"] == "idle", status.stdout
+        assert json.loads(status.stdout)["state"]["state"] == "idle", status.stdout
 
         second = postern("agent", "--no-browser", env=env)
         assert second.returncode == AGENT_UNAVAILABLE, (second.returncode, second.stderr)

@@ -93,6 +93,10 @@ pub enum PolicyError {
     },
     #[error("The policy file {} is not valid:\n{}", .path.display(), render_issues(.path, .issues))]
     Invalid { path: PathBuf, issues: Vec<Issue> },
+    #[error(
+        "Group Policy's Postern setting (HKLM\\SOFTWARE\\Policies\\Postern, PolicyFile) cannot be read: {detail}."
+    )]
+    GroupPolicyUnreadable { detail: String },
     #[error("The organization policy ({}) has no [{section}] section, so there is nothing to check against.", .path.display())]
     MissingSection {
         path: PathBuf,
@@ -142,6 +146,9 @@ impl Problem for PolicyError {
             PolicyError::Unreadable { .. } => {
                 "Check that the file exists and that you may read it.".into()
             }
+            PolicyError::GroupPolicyUnreadable { .. } => {
+                "Ask your IT department to set PolicyFile to the policy file's path, as a string (the ADMX template does).".into()
+            }
             PolicyError::MissingSection { section, .. } => {
                 format!("Ask your IT department to add [{section}] to Postern's policy.")
             }
@@ -179,7 +186,9 @@ pub fn locate(explicit: Option<&Path>) -> Result<PolicyFile, PolicyError> {
             origin: PolicyOrigin::Environment,
         });
     }
-    if let Some(path) = paths::group_policy_file() {
+    let managed = paths::group_policy_file()
+        .map_err(|detail| PolicyError::GroupPolicyUnreadable { detail })?;
+    if let Some(path) = managed {
         return Ok(PolicyFile {
             path,
             origin: PolicyOrigin::GroupPolicy,
