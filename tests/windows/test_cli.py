@@ -186,11 +186,29 @@ def test_posture_decides_on_windows_with_a_reason_for_every_check(tmp_path):
     assert run.returncode == (11 if failed else 0), (run.returncode, report["status"])
 
 
+def admx_setting():
+    """The registry key and value the shipped ADMX template sets, with its ADML's texts."""
+    import xml.etree.ElementTree as ET
+    ns = {"p": "http://schemas.microsoft.com/GroupPolicy/2006/07/PolicyDefinitions"}
+    here = pathlib.Path(__file__).resolve().parents[2] / "installers" / "windows"
+    admx = ET.parse(here / "postern.admx").getroot()
+    adml = ET.parse(here / "en-US" / "postern.adml").getroot()
+    strings = {e.get("id") for e in adml.iterfind(".//p:string", ns)}
+    presentations = {e.get("id") for e in adml.iterfind(".//p:presentation", ns)}
+    (policy,) = admx.iterfind(".//p:policy", ns)
+    for ref in (policy.get("displayName"), policy.get("explainText")):
+        assert ref[len("$(string."):-1] in strings, ref
+    assert policy.get("presentation")[len("$(presentation."):-1] in presentations
+    (text,) = policy.iterfind(".//p:text", ns)
+    return "HKLM\\" + policy.get("key"), text.get("valueName")
+
+
 def test_group_policy_names_the_policy_file_in_the_registry(tmp_path):
-    key = r"HKLM\SOFTWARE\Policies\Postern"
+    # The value the ADMX template writes is the one Postern reads.
+    key, value = admx_setting()
     managed = tmp_path / "managed.toml"
     managed.write_text(GOOD_POLICY.replace("203.0.113.10/32", "203.0.113.77/32"))
-    added = wine("reg", "add", key, "/v", "PolicyFile", "/t", "REG_SZ", "/d",
+    added = wine("reg", "add", key, "/v", value, "/t", "REG_SZ", "/d",
                  windows_path(managed), "/f")
     assert added.returncode == 0, added.stderr
     try:
@@ -206,7 +224,7 @@ def test_group_policy_names_the_policy_file_in_the_registry(tmp_path):
         assert run.returncode == BAD_INPUT, (run.returncode, run.stdout, run.stderr)
         assert "managed.toml" in run.stderr, run.stderr
         # A value of the wrong type is an error that says so, never a silent fallback.
-        wine("reg", "add", key, "/v", "PolicyFile", "/t", "REG_DWORD", "/d", "1", "/f")
+        wine("reg", "add", key, "/v", value, "/t", "REG_DWORD", "/d", "1", "/f")
         run = subprocess.run([WINE, EXE, "policy", "render", "--kind", "iam"], capture_output=True,
                              text=True, env=env, timeout=120)
         assert run.returncode == BAD_INPUT, (run.returncode, run.stdout, run.stderr)
