@@ -98,6 +98,36 @@ fn ask_as(uid: u32, socket: &Path, requests: &[Request]) -> Vec<Reply> {
     replies[1..].to_vec()
 }
 
+/// The helper's answer to a Hello from `client` (the Python client, started as some user).
+fn hello_answer(mut client: std::process::Command, socket: &Path) -> Reply {
+    let mut child = client
+        .arg("-c")
+        .arg(CLIENT)
+        .arg(socket)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the python client");
+    let hello = Request::Hello {
+        protocol_version: PROTOCOL_VERSION,
+        client: "hello".into(),
+    };
+    writeln!(
+        child.stdin.take().expect("stdin"),
+        "{}",
+        serde_json::to_string(&hello).unwrap()
+    )
+    .unwrap();
+    let out = child.wait_with_output().expect("python client");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let first = text
+        .lines()
+        .next()
+        .unwrap_or_else(|| panic!("no answer: {}", String::from_utf8_lossy(&out.stderr)));
+    serde_json::from_str(first).unwrap_or_else(|e| panic!("reply {first:?}: {e}"))
+}
+
 /// Waits (bounded) until the helper's state satisfies `done`.
 fn wait_for(socket: &Path, done: impl Fn(&TunnelState) -> bool) -> TunnelState {
     runtime().block_on(async {
@@ -555,4 +585,31 @@ fn three_hundred_slow_connections_leave_the_helper_small_and_serving() {
     );
     // And it still serves as it did.
     assert!(timed_status(&socket) < Duration::from_secs(5));
+}
+
+#[test]
+fn a_supplementary_group_admits_and_no_group_refuses_as_the_kernel_recorded_them() {
+    let _turn = lab::take_turn();
+    let helper = Helper::start(&["--group", GROUP]);
+    // Anyone may reach the socket: the helper's own check decides, not the socket's mode.
+    helper.open_to_others(0o666);
+    let socket = helper.socket();
+    // uid 65530 has no account, so the group database knows nothing of it: only the groups the
+    // kernel recorded for the connection (SO_PEERGROUPS) can speak for it.
+    const NO_ACCOUNT: u32 = 65530;
+    let mut member = std::process::Command::new("setpriv");
+    member
+        .arg(format!("--reuid={NO_ACCOUNT}"))
+        .arg(format!("--regid={NO_ACCOUNT}"))
+        .arg(format!("--groups={GID}"))
+        .arg(PYTHON);
+    let welcome = hello_answer(member, &socket);
+    assert!(matches!(welcome, Reply::Welcome { .. }), "{welcome:?}");
+    let refused = hello_answer(lab::as_user(NO_ACCOUNT, NO_ACCOUNT, PYTHON), &socket);
+    assert_eq!(
+        refused,
+        Reply::Refused(HelperError::NotAllowed {
+            group: GROUP.into()
+        })
+    );
 }
