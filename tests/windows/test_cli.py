@@ -25,8 +25,9 @@ def windows_path(path):
     return "Z:" + str(path).replace("/", "\\")
 
 
-def postern(*args, env=None, timeout=120):
-    run_env = dict(os.environ, **(env or {}))
+def postern(*args, env=None, unset=(), timeout=120):
+    """postern.exe with `env` added to this environment and the variables in `unset` removed."""
+    run_env = {k: v for k, v in dict(os.environ, **(env or {})).items() if k not in unset}
     return subprocess.run([WINE, EXE, *args], capture_output=True, text=True, env=run_env,
                           timeout=timeout)
 
@@ -212,21 +213,19 @@ def test_group_policy_names_the_policy_file_in_the_registry(tmp_path):
                  windows_path(managed), "/f")
     assert added.returncode == 0, added.stderr
     try:
-        env = {k: v for k, v in os.environ.items() if k != "POSTERN_POLICY"}
-        run = subprocess.run([WINE, EXE, "policy", "render", "--kind", "iam"], capture_output=True,
-                             text=True, env=env, timeout=120)
+        def render():
+            return postern("policy", "render", "--kind", "iam", unset=("POSTERN_POLICY",))
+        run = render()
         assert run.returncode == 0, run.stderr
         assert "203.0.113.77/32" in run.stdout, run.stdout
         # A file Group Policy names must exist: a missing one is an error, not a fallback.
         managed.unlink()
-        run = subprocess.run([WINE, EXE, "policy", "render", "--kind", "iam"], capture_output=True,
-                             text=True, env=env, timeout=120)
+        run = render()
         assert run.returncode == BAD_INPUT, (run.returncode, run.stdout, run.stderr)
         assert "managed.toml" in run.stderr, run.stderr
         # A value of the wrong type is an error that says so, never a silent fallback.
         wine("reg", "add", key, "/v", value, "/t", "REG_DWORD", "/d", "1", "/f")
-        run = subprocess.run([WINE, EXE, "policy", "render", "--kind", "iam"], capture_output=True,
-                             text=True, env=env, timeout=120)
+        run = render()
         assert run.returncode == BAD_INPUT, (run.returncode, run.stdout, run.stderr)
         assert "not a string" in run.stderr, run.stderr
     finally:

@@ -217,16 +217,17 @@ mod win32 {
         token_user(&Owned(token))
     }
 
-    /// The owner of the pipe at the other end of a client connection.
-    pub fn pipe_owner(pipe: &NamedPipeClient) -> io::Result<String> {
+    /// The parts `what` names of a handle's security descriptor, freed when dropped, and its
+    /// owner (null unless the owner was asked for; it points into the descriptor).
+    fn security_of(handle: &impl AsRawHandle, what: u32) -> io::Result<(Local, PSID)> {
         let mut owner: PSID = null_mut();
         let mut descriptor: PSECURITY_DESCRIPTOR = null_mut();
-        // SAFETY: a live pipe handle; `owner` points into `descriptor`, freed by `Local`.
+        // SAFETY: a live handle and out-parameters; the descriptor is handed to `Local`.
         let rc = unsafe {
             GetSecurityInfo(
-                pipe.as_raw_handle() as HANDLE,
+                handle.as_raw_handle() as HANDLE,
                 SE_KERNEL_OBJECT,
-                OWNER_SECURITY_INFORMATION,
+                what,
                 &mut owner,
                 null_mut(),
                 null_mut(),
@@ -237,36 +238,24 @@ mod win32 {
         if rc != 0 {
             return Err(io::Error::from_raw_os_error(rc as i32));
         }
-        let _descriptor = Local(descriptor);
+        Ok((Local(descriptor), owner))
+    }
+
+    /// The owner of the pipe at the other end of a client connection.
+    pub fn pipe_owner(pipe: &NamedPipeClient) -> io::Result<String> {
+        let (_descriptor, owner) = security_of(pipe, OWNER_SECURITY_INFORMATION)?;
         sid_string(owner)
     }
 
     /// The pipe's owner and DACL as SDDL, read back from the object (for tests and diagnostics).
     pub fn pipe_security(pipe: &impl AsRawHandle) -> io::Result<String> {
-        let mut descriptor: PSECURITY_DESCRIPTOR = null_mut();
         let what = OWNER_SECURITY_INFORMATION | DACL_SECURITY_INFORMATION;
-        // SAFETY: a live handle; the descriptor is freed by `Local`.
-        let rc = unsafe {
-            GetSecurityInfo(
-                pipe.as_raw_handle() as HANDLE,
-                SE_KERNEL_OBJECT,
-                what,
-                null_mut(),
-                null_mut(),
-                null_mut(),
-                null_mut(),
-                &mut descriptor,
-            )
-        };
-        if rc != 0 {
-            return Err(io::Error::from_raw_os_error(rc as i32));
-        }
-        let _descriptor = Local(descriptor);
+        let (descriptor, _) = security_of(pipe, what)?;
         let mut text: *mut u16 = null_mut();
         // SAFETY: a valid descriptor; the string is freed by `Local`.
         check(unsafe {
             ConvertSecurityDescriptorToStringSecurityDescriptorW(
-                descriptor,
+                descriptor.0,
                 SDDL_REVISION_1,
                 what,
                 &mut text,

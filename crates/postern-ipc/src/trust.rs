@@ -145,6 +145,14 @@ pub async fn open(path: &Path, server: Server) -> Result<LocalStream, Unreachabl
     }
 }
 
+/// The error for a check that could not be made at `socket`: nothing is sent there.
+fn unverifiable(socket: &Path) -> impl Fn(std::io::Error) -> UntrustedSocket + '_ {
+    move |e| UntrustedSocket::Unverifiable {
+        socket: socket.display().to_string(),
+        detail: e.to_string(),
+    }
+}
+
 /// Checks a connected pipe before anything is written to it: its owner must be the server's
 /// account (SYSTEM for the helper, this user for the agent).
 #[cfg(windows)]
@@ -153,15 +161,12 @@ pub fn verify_pipe(
     name: &Path,
     server: Server,
 ) -> Result<(), UntrustedSocket> {
-    let unverifiable = |e: std::io::Error| UntrustedSocket::Unverifiable {
-        socket: name.display().to_string(),
-        detail: e.to_string(),
-    };
+    let unverifiable = unverifiable(name);
     let expected = match server {
         Server::Helper => crate::pipe::SYSTEM.to_string(),
-        Server::Agent => crate::pipe::current_user().map_err(unverifiable)?,
+        Server::Agent => crate::pipe::current_user().map_err(&unverifiable)?,
     };
-    let owner = crate::pipe::pipe_owner(pipe).map_err(unverifiable)?;
+    let owner = crate::pipe::pipe_owner(pipe).map_err(&unverifiable)?;
     if crate::pipe::trusted_owner(&owner, &expected) {
         Ok(())
     } else {
@@ -184,7 +189,7 @@ mod unix {
 
     use tokio::net::UnixStream;
 
-    use super::{Server, UntrustedSocket};
+    use super::{Server, UntrustedSocket, unverifiable};
 
     /// Checks a connected socket before anything is written to it: its directory, then its peer.
     pub fn verify(
@@ -194,12 +199,7 @@ mod unix {
     ) -> Result<(), UntrustedSocket> {
         let expected = server.expected_uid();
         verify_directory(socket, server, expected)?;
-        let peer = stream
-            .peer_cred()
-            .map_err(|e| UntrustedSocket::Unverifiable {
-                socket: socket.display().to_string(),
-                detail: e.to_string(),
-            })?;
+        let peer = stream.peer_cred().map_err(unverifiable(socket))?;
         judge_peer(peer.uid(), server, socket, expected)
     }
 
@@ -230,13 +230,10 @@ mod unix {
         server: Server,
         expected: u32,
     ) -> Result<(), UntrustedSocket> {
-        let unverifiable = |e: std::io::Error| UntrustedSocket::Unverifiable {
-            socket: socket.display().to_string(),
-            detail: e.to_string(),
-        };
-        let real = std::fs::canonicalize(socket).map_err(unverifiable)?;
+        let unverifiable = unverifiable(socket);
+        let real = std::fs::canonicalize(socket).map_err(&unverifiable)?;
         let dir = real.parent().unwrap_or(Path::new("/"));
-        let meta = std::fs::metadata(dir).map_err(unverifiable)?;
+        let meta = std::fs::metadata(dir).map_err(&unverifiable)?;
         judge_directory(meta.uid(), meta.mode(), expected).map_err(|found| match found {
             Found::Owner(owner) => UntrustedSocket::DirectoryOwner {
                 server,

@@ -58,48 +58,9 @@ for line in sys.stdin:
     print(reply(), flush=True)
 "#;
 
-/// Sends Hello and `requests` to the helper as `uid`; the replies, Welcome first.
-fn ask_as(uid: u32, socket: &Path, requests: &[Request]) -> Vec<Reply> {
-    let mut child = lab::as_user(uid, GID, PYTHON)
-        .arg("-c")
-        .arg(CLIENT)
-        .arg(socket)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start the python client");
-    let hello = Request::Hello {
-        protocol_version: PROTOCOL_VERSION,
-        client: format!("uid-{uid}"),
-    };
-    {
-        let mut stdin = child.stdin.take().expect("stdin");
-        for r in std::iter::once(&hello).chain(requests) {
-            writeln!(stdin, "{}", serde_json::to_string(r).unwrap()).unwrap();
-        }
-    }
-    let out = child.wait_with_output().expect("python client");
-    assert!(
-        out.status.success(),
-        "the client as uid {uid} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let replies: Vec<Reply> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("reply {l:?}: {e}")))
-        .collect();
-    assert_eq!(replies.len(), requests.len() + 1, "{replies:?}");
-    assert!(
-        matches!(replies[0], Reply::Welcome { .. }),
-        "uid {uid} was not welcome: {:?}",
-        replies[0]
-    );
-    replies[1..].to_vec()
-}
-
-/// The helper's answer to a Hello from `client` (the Python client, started as some user).
-fn hello_answer(mut client: std::process::Command, socket: &Path) -> Reply {
+/// Runs the Python client (`client`: python3, started as some user) with these requests
+/// (Hello first), and returns every reply it printed.
+fn exchange(mut client: std::process::Command, socket: &Path, requests: &[Request]) -> Vec<Reply> {
     let mut child = client
         .arg("-c")
         .arg(CLIENT)
@@ -111,21 +72,43 @@ fn hello_answer(mut client: std::process::Command, socket: &Path) -> Reply {
         .expect("start the python client");
     let hello = Request::Hello {
         protocol_version: PROTOCOL_VERSION,
-        client: "hello".into(),
+        client: "test".into(),
     };
-    writeln!(
-        child.stdin.take().expect("stdin"),
-        "{}",
-        serde_json::to_string(&hello).unwrap()
-    )
-    .unwrap();
+    {
+        let mut stdin = child.stdin.take().expect("stdin");
+        for r in std::iter::once(&hello).chain(requests) {
+            writeln!(stdin, "{}", serde_json::to_string(r).unwrap()).unwrap();
+        }
+    }
     let out = child.wait_with_output().expect("python client");
-    let text = String::from_utf8_lossy(&out.stdout);
-    let first = text
+    assert!(
+        out.status.success(),
+        "the client failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
         .lines()
-        .next()
-        .unwrap_or_else(|| panic!("no answer: {}", String::from_utf8_lossy(&out.stderr)));
-    serde_json::from_str(first).unwrap_or_else(|e| panic!("reply {first:?}: {e}"))
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("reply {l:?}: {e}")))
+        .collect()
+}
+
+/// Sends Hello and `requests` to the helper as `uid`; the replies, Welcome first.
+fn ask_as(uid: u32, socket: &Path, requests: &[Request]) -> Vec<Reply> {
+    let replies = exchange(lab::as_user(uid, GID, PYTHON), socket, requests);
+    assert_eq!(replies.len(), requests.len() + 1, "{replies:?}");
+    assert!(
+        matches!(replies[0], Reply::Welcome { .. }),
+        "uid {uid} was not welcome: {:?}",
+        replies[0]
+    );
+    replies[1..].to_vec()
+}
+
+/// The helper's answer to a Hello from `client`.
+fn hello_answer(client: std::process::Command, socket: &Path) -> Reply {
+    let replies = exchange(client, socket, &[]);
+    assert_eq!(replies.len(), 1, "{replies:?}");
+    replies[0].clone()
 }
 
 /// Waits (bounded) until the helper's state satisfies `done`.

@@ -94,9 +94,9 @@ pub struct Step {
 struct Seen {
     signed_in: bool,
     posture: bool,
-    tunnel: bool,
-    /// The tunnel the egress was proved through: its profile, address and endpoint.
-    tunnel_through: Option<(String, String, String)>,
+    /// The tunnel that is up in this attempt (its profile, address and endpoint): the one the
+    /// egress is proved through.
+    tunnel: Option<(String, String, String)>,
     /// A tunnel was asked for in this attempt (so Disconnect must take it down).
     tunnel_started: bool,
     egress: Option<IpAddr>,
@@ -196,7 +196,7 @@ impl Session {
 
     fn degrade(&mut self, cause: Cause) -> Step {
         self.seen.egress = None;
-        self.seen.tunnel = false;
+        self.seen.tunnel = None;
         let actions = self.withdraw();
         match self.target.clone() {
             Some(target) => self.go(
@@ -231,7 +231,7 @@ impl Session {
                 vec![Action::CheckPosture],
             );
         }
-        if self.requires(Gate::Vpn) && !self.seen.tunnel {
+        if self.requires(Gate::Vpn) && self.seen.tunnel.is_none() {
             self.seen.tunnel_started = true;
             return self.go(
                 SessionState::ConnectingVpn {
@@ -477,15 +477,14 @@ impl Session {
                 ..
             } if connecting || was_ready || past_vpn => {
                 let through = Some((profile, tunnel_ip, endpoint_ip));
-                let again = self.seen.tunnel && self.seen.tunnel_through == through;
-                if again && !matches!(state, S::Degraded { .. }) {
-                    // The same tunnel said again (a watch starts with the current state).
+                if self.seen.tunnel == through {
+                    // The same tunnel said again (a watch starts with the current state). A
+                    // degraded session has none: it proves the egress again.
                     return Step::default();
                 }
                 // Through a tunnel at last, again, or another one than the egress was proved
                 // through: nothing is served until the egress is proved anew.
-                self.seen.tunnel = true;
-                self.seen.tunnel_through = through;
+                self.seen.tunnel = through;
                 self.seen.egress = None;
                 let withdrawn = self.withdraw();
                 let mut step = self.next_gate();
@@ -498,7 +497,7 @@ impl Session {
                 max,
                 ..
             } if connecting || past_vpn => {
-                self.seen.tunnel = false;
+                self.seen.tunnel = None;
                 self.seen.egress = None;
                 let actions = self.withdraw();
                 self.go(
