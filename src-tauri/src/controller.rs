@@ -23,6 +23,7 @@ use postern_core::vpn::saml::{PlainHttp, openable_sign_in_url};
 use time::OffsetDateTime;
 use tokio::sync::watch;
 
+use crate::failure::CommandError;
 use crate::view::{self, CheckLine, DiagnosticsPreview, EgressView, SavedBundle, WindowView};
 
 /// Where the controller's output goes: the tray, the window and the desktop's notifications.
@@ -148,11 +149,15 @@ impl Controller {
         }
     }
 
-    fn agent(&self) -> Result<&Agent, String> {
+    fn agent(&self) -> Result<&Agent, CommandError> {
         self.agent.as_ref().ok_or_else(|| {
-            self.presentation()
-                .reason
-                .unwrap_or_else(|| "The session is not running.".into())
+            let shown = self.presentation();
+            CommandError::NotRunning {
+                reason: shown
+                    .reason
+                    .unwrap_or_else(|| "The session is not running.".into()),
+                next_step: shown.next_step.unwrap_or_default(),
+            }
         })
     }
 
@@ -161,35 +166,32 @@ impl Controller {
         account: String,
         role: String,
         profile: Option<String>,
-    ) -> Result<(), String> {
-        self.agent()?
-            .connect(profile, account, role)
-            .await
-            .map_err(|e| e.to_string())
+    ) -> Result<(), CommandError> {
+        Ok(self.agent()?.connect(profile, account, role).await?)
     }
 
     /// Connect from the tray: towards the obvious target when there is one. `Ok(false)` when
     /// the person must pick an account and role in the window first.
-    pub async fn connect_obvious(&self) -> Result<bool, String> {
+    pub async fn connect_obvious(&self) -> Result<bool, CommandError> {
         match self.view().obvious_target() {
             Some(t) => self.connect(t.account, t.role, None).await.map(|()| true),
             None => Ok(false),
         }
     }
 
-    pub async fn disconnect(&self) -> Result<(), String> {
+    pub async fn disconnect(&self) -> Result<(), CommandError> {
         self.agent()?.disconnect().await;
         Ok(())
     }
 
     /// The page to open for the sign-in in progress. The VPN server's address (its CRV1
     /// challenge) is checked first: https, or plain http only where the policy allows it.
-    pub fn sign_in_url(&self) -> Result<String, String> {
+    pub fn sign_in_url(&self) -> Result<String, CommandError> {
         let url = self
             .presentation()
             .sign_in
             .map(|s| s.url)
-            .ok_or("No sign-in is waiting.")?;
+            .ok_or(CommandError::NoSignInWaiting)?;
         let vpn = self.agent.as_ref().is_some_and(|a| {
             matches!(
                 a.transitions().borrow().state,
@@ -199,34 +201,32 @@ impl Controller {
         if !vpn {
             return Ok(url);
         }
-        openable_sign_in_url(&url, PlainHttp::from_policy(self.policy.as_ref()))
-            .map(String::from)
-            .map_err(|e| format!("{e} {}", e.next_step()))
+        Ok(openable_sign_in_url(&url, PlainHttp::from_policy(self.policy.as_ref()))?.into())
     }
 
     /// The posture checklist, evaluated now.
-    pub async fn posture(&self) -> Result<Vec<CheckLine>, String> {
+    pub async fn posture(&self) -> Result<Vec<CheckLine>, CommandError> {
         let settings = self
             .policy
             .as_ref()
             .and_then(|p| p.posture.as_ref())
-            .ok_or("The company policy has no device requirements.")?;
+            .ok_or(CommandError::NoDeviceRequirements)?;
         let requirements = settings.for_this_os().clone();
         let report = tokio::task::spawn_blocking(move || posture::check(&requirements))
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(|_| CommandError::PostureInterrupted)?;
         Ok(view::checklist(&report))
     }
 
     /// Where traffic leaves now.
-    pub async fn egress(&self) -> Result<EgressView, String> {
+    pub async fn egress(&self) -> Result<EgressView, CommandError> {
         let settings = self
             .policy
             .as_ref()
             .and_then(|p| p.egress.as_ref())
-            .ok_or("The company policy has no network requirements.")?;
+            .ok_or(CommandError::NoNetworkRequirements)?;
         let countries = match &settings.geoip_database {
-            Some(path) => Some(CountryDatabase::open(path).map_err(|e| e.to_string())?),
+            Some(path) => Some(CountryDatabase::open(path)?),
             None => None,
         };
         Ok(view::egress(
@@ -243,12 +243,10 @@ impl Controller {
     }
 
     /// Collects again (the preview may be minutes old) and saves into `dir`.
-    pub async fn export_diagnostics(&self, dir: &Path) -> Result<SavedBundle, String> {
+    pub async fn export_diagnostics(&self, dir: &Path) -> Result<SavedBundle, CommandError> {
         let bundle = collect(&self.diagnostics_sources()).await;
         let path = dir.join(default_bundle_name(OffsetDateTime::now_utc()));
-        let bytes = bundle
-            .write(&path)
-            .map_err(|e| format!("{} {}", e, e.next_step()))?;
+        let bytes = bundle.write(&path)?;
         Ok(SavedBundle {
             path: path.display().to_string(),
             bytes,

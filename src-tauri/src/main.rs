@@ -8,8 +8,9 @@
 
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
-mod commands;
+mod api;
 mod controller;
+mod failure;
 mod shell;
 mod view;
 
@@ -39,16 +40,7 @@ fn main() {
         eprintln!("postern-app: no log file ({e}); continuing without one");
     }
     let app = tauri::Builder::default()
-        .invoke_handler(tauri::generate_handler![
-            commands::view,
-            commands::connect,
-            commands::disconnect,
-            commands::open_sign_in,
-            commands::check_posture,
-            commands::check_egress,
-            commands::preview_diagnostics,
-            commands::export_diagnostics,
-        ])
+        .invoke_handler(api::handler())
         .setup(move |app| {
             #[cfg(target_os = "macos")]
             app.set_activation_policy(tauri::ActivationPolicy::Accessory);

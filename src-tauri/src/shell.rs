@@ -7,8 +7,9 @@ use postern_core::session::present::{Indicator, MenuAction, Presentation, tray_m
 use tauri::image::Image;
 use tauri::menu::{Menu, MenuItem};
 use tauri::tray::TrayIconBuilder;
-use tauri::{AppHandle, Emitter, Manager, WebviewUrl, WebviewWindowBuilder};
+use tauri::{AppHandle, Manager, WebviewUrl, WebviewWindowBuilder};
 
+use crate::api;
 use crate::controller::{Controller, Shell};
 
 const TRAY_ID: &str = "postern";
@@ -108,7 +109,7 @@ fn on_menu(app: &AppHandle, id: &str) {
         Some(MenuAction::OpenWindow) => show_window(&app),
         Some(MenuAction::ExportDiagnostics) => {
             show_window(&app);
-            let _ = app.emit("show-diagnostics", ());
+            api::SHOW_DIAGNOSTICS.emit(&app, &());
         }
         Some(MenuAction::Quit) => {
             let controller = controller(&app);
@@ -143,7 +144,7 @@ impl Shell for TauriShell {
                 Err(e) => tracing::warn!("the tray menu could not be built: {e}"),
             }
         }
-        let _ = self.app.emit("session", view);
+        api::SESSION.emit(&self.app, view);
     }
 
     fn notify(&self, notice: &Notice) {

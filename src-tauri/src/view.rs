@@ -1,5 +1,6 @@
 //! What the window receives: plain shapes made from the core's reports, typed for TypeScript
-//! (`ui/src/bindings.ts` is generated from these and the core's presentation types).
+//! (`ui/src/bindings.ts` is generated from these, the core's presentation types and the
+//! window's API in `api.rs`).
 
 use postern_core::diagnostics::Bundle;
 use postern_core::egress::{EgressReport, Verdict};
@@ -171,7 +172,8 @@ pub struct SavedBundle {
 }
 
 #[cfg(test)]
-/// The TypeScript the window is compiled against: every type above and the core's presentation.
+/// The TypeScript the window is compiled against: every type above, the core's presentation,
+/// and the typed commands and events.
 pub fn typescript() -> String {
     use postern_core::session::Target;
     use postern_core::session::present::{Indicator, SignInPrompt};
@@ -188,6 +190,8 @@ pub fn typescript() -> String {
         BundleFile::decl(&cfg),
         DiagnosticsPreview::decl(&cfg),
         SavedBundle::decl(&cfg),
+        crate::failure::FailureKind::decl(&cfg),
+        crate::failure::Failure::decl(&cfg),
     ];
     let mut out = String::from(
         "// Generated from the Rust types by `cargo test -p postern-app` (POSTERN_WRITE_BINDINGS=1\n// rewrites it). Do not edit.\n\n",
@@ -197,6 +201,10 @@ pub fn typescript() -> String {
         out.push_str(decl.trim());
         out.push_str("\n\n");
     }
+    out.push_str(&crate::api::typescript::api(
+        &crate::api::commands(),
+        &crate::api::events(),
+    ));
     out
 }
 

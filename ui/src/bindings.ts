@@ -67,3 +67,50 @@ export type DiagnosticsPreview = { files: Array<BundleFile>, missing: Array<Bund
 
 export type SavedBundle = { path: string, bytes: number, };
 
+export type FailureKind = "not-running" | "refused" | "no-sign-in-waiting" | "unsafe-sign-in-address" | "not-required" | "interrupted" | "bad-country-database" | "not-saved" | "no-browser";
+
+export type Failure = { kind: FailureKind, 
+/**
+ * One sentence: what happened.
+ */
+message: string, 
+/**
+ * What to do about it, when there is something to do.
+ */
+nextStep: string | null, };
+
+/** Tauri's `core.invoke`: resolves with the command's value, rejects with a `Failure`. */
+export type Invoke = <T>(command: string, args?: Record<string, unknown>) => Promise<T>;
+
+/** The window's commands. */
+export const commands = (invoke: Invoke) => ({
+  /** Everything the window shows at once. */
+  view: (): Promise<WindowView> => invoke<WindowView>("view"),
+  /** Connects to this account and role (and VPN profile, else the policy's). */
+  connect: (account: string, role: string, profile: string | null): Promise<null> => invoke<null>("connect", { account, role, profile }),
+  /** Withdraws the credentials and brings the tunnel down. */
+  disconnect: (): Promise<null> => invoke<null>("disconnect"),
+  /** Opens the sign-in page in the person's browser (the web view never loads it). */
+  openSignIn: (): Promise<null> => invoke<null>("open_sign_in"),
+  /** The device checklist, evaluated now. */
+  checkPosture: (): Promise<Array<CheckLine>> => invoke<Array<CheckLine>>("check_posture"),
+  /** Where traffic leaves now. */
+  checkEgress: (): Promise<EgressView> => invoke<EgressView>("check_egress"),
+  /** The diagnostics bundle's files before it is saved. */
+  previewDiagnostics: (): Promise<DiagnosticsPreview> => invoke<DiagnosticsPreview>("preview_diagnostics"),
+  /** Saves the bundle in the Downloads folder (or home), under a dated name. */
+  exportDiagnostics: (): Promise<SavedBundle> => invoke<SavedBundle>("export_diagnostics"),
+});
+
+/** Tauri's `event.listen`: resolves with the function that stops listening. */
+export type Listen = <T>(event: string, handler: (event: { payload: T }) => void) => Promise<() => void>;
+
+/** The window's events. */
+export const events = (listen: Listen) => ({
+  /** Every new session state, as presented. */
+  session: (handler: (payload: Presentation) => void): Promise<() => void> =>
+    listen<Presentation>("session", (event) => handler(event.payload)),
+  /** The tray asked for the diagnostics section. */
+  showDiagnostics: (handler: (payload: null) => void): Promise<() => void> =>
+    listen<null>("show-diagnostics", (event) => handler(event.payload)),
+});

@@ -6,17 +6,18 @@ import type {
   CheckLine,
   DiagnosticsPreview,
   EgressView,
+  Failure,
+  Invoke,
+  Listen,
   Presentation,
-  SavedBundle,
   WindowView,
 } from "./bindings.js";
+import { commands, events } from "./bindings.js";
 
-interface TauriGlobal {
-  core: { invoke<T>(command: string, args?: Record<string, unknown>): Promise<T> };
-  event: { listen<T>(event: string, handler: (e: { payload: T }) => void): Promise<() => void> };
-}
-const tauri = (window as unknown as { __TAURI__: TauriGlobal }).__TAURI__;
-const invoke = tauri.core.invoke;
+const tauri = (window as unknown as { __TAURI__: { core: { invoke: Invoke }; event: { listen: Listen } } })
+  .__TAURI__;
+const api = commands(tauri.core.invoke);
+const on = events(tauri.event.listen);
 
 function el<T extends HTMLElement = HTMLElement>(id: string): T {
   const found = document.getElementById(id);
@@ -72,12 +73,22 @@ function renderView(v: WindowView): void {
   renderSession(v.session);
 }
 
+function isFailure(e: unknown): e is Failure {
+  return typeof e === "object" && e !== null && "kind" in e && "message" in e;
+}
+
+/** A command's failure: its sentence, then what to do about it. */
+function describeFailure(e: unknown): string {
+  if (isFailure(e)) return e.nextStep ? `${e.message} ${e.nextStep}` : e.message;
+  return String(e);
+}
+
 async function run(action: () => Promise<unknown>): Promise<void> {
   setText("command-error", null);
   try {
     await action();
   } catch (e) {
-    setText("command-error", String(e));
+    setText("command-error", describeFailure(e));
   }
 }
 
@@ -128,30 +139,30 @@ el("connect").addEventListener("click", () =>
     const choice = choices[Number(el<HTMLSelectElement>("access").value)];
     if (!choice) throw new Error("Pick an account and role first.");
     const profile = el<HTMLSelectElement>("profile").value || null;
-    return invoke("connect", { account: choice.account, role: choice.role, profile });
+    return api.connect(choice.account, choice.role, profile);
   }),
 );
-el("disconnect").addEventListener("click", () => run(() => invoke("disconnect")));
-el("open-sign-in").addEventListener("click", () => run(() => invoke("open_sign_in")));
+el("disconnect").addEventListener("click", () => run(() => api.disconnect()));
+el("open-sign-in").addEventListener("click", () => run(() => api.openSignIn()));
 el("check-posture").addEventListener("click", () =>
-  run(async () => renderChecks(await invoke<CheckLine[]>("check_posture"))),
+  run(async () => renderChecks(await api.checkPosture())),
 );
 el("check-egress").addEventListener("click", () =>
-  run(async () => renderEgress(await invoke<EgressView>("check_egress"))),
+  run(async () => renderEgress(await api.checkEgress())),
 );
 el("preview-diagnostics").addEventListener("click", () =>
-  run(async () => renderPreview(await invoke<DiagnosticsPreview>("preview_diagnostics"))),
+  run(async () => renderPreview(await api.previewDiagnostics())),
 );
 el("export-diagnostics").addEventListener("click", () =>
   run(async () => {
-    const saved = await invoke<SavedBundle>("export_diagnostics");
+    const saved = await api.exportDiagnostics();
     el("export-result").textContent = `Saved ${saved.path} (${saved.bytes} bytes).`;
   }),
 );
 
-void tauri.event.listen<Presentation>("session", (e) => renderSession(e.payload));
-void tauri.event.listen<null>("show-diagnostics", () => {
+void on.session(renderSession);
+void on.showDiagnostics(() => {
   (el("diagnostics") as HTMLDetailsElement).open = true;
   el("diagnostics").scrollIntoView();
 });
-void invoke<WindowView>("view").then(renderView);
+void api.view().then(renderView);

@@ -2,6 +2,11 @@
 //! the core, and renders the result (text, or versioned JSON with `--json`). Failures are typed
 //! problems rendered in one place with their documented exit code (`docs/cli.md`).
 
+#![allow(
+    clippy::print_stdout,
+    reason = "the CLI is the renderer: its commands print their results (JSON through `output`)"
+)]
+
 mod diagnostics;
 mod egress;
 mod identity;

@@ -8,6 +8,7 @@
     clippy::expect_used,
     reason = "a test or benchmark: a failure is its own"
 )]
+#![allow(clippy::print_stdout, reason = "a benchmark prints its figures")]
 
 use std::time::{Duration, Instant};
 

@@ -12,6 +12,11 @@
 //! - `validate --policy FILE`: type-checks the policy (TOML and its Cedar policy) with
 //!   line:column errors. `schema` prints the Cedar schema policies are checked against.
 
+#![allow(
+    clippy::print_stdout,
+    reason = "standard output is this door's answer: the decision for `decide`, the log line for CloudWatch"
+)]
+
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;

@@ -1,9 +1,12 @@
 use std::sync::Mutex;
 
+use postern_agent::client::AgentClientError;
 use postern_core::session::notify::Notice;
 use postern_core::session::present::{Indicator, Presentation};
+use postern_ipc::agent::AgentError;
 
 use super::*;
+use crate::failure::FailureKind;
 
 /// Records what the controller shows, in order.
 #[derive(Default)]
@@ -63,8 +66,14 @@ async fn without_a_policy_the_tray_and_window_say_not_configured_and_commands_ex
         .connect("111122223333".into(), "Developer".into(), None)
         .await
         .unwrap_err();
-    assert!(refused.contains("missing.toml"), "{refused}");
-    assert!(controller.posture().await.is_err());
+    // A typed cause, carrying the reason the window already shows and its next step.
+    let failure = refused.failure();
+    assert_eq!(failure.kind, FailureKind::NotRunning);
+    assert!(failure.message.contains("missing.toml"), "{failure:?}");
+    assert!(matches!(
+        controller.posture().await,
+        Err(CommandError::NoDeviceRequirements)
+    ));
 }
 
 #[tokio::test]
@@ -84,7 +93,14 @@ async fn a_connect_that_fails_is_rendered_step_by_step_with_its_reason_and_no_po
         .connect("111122223333".into(), "Admin".into(), None)
         .await
         .unwrap_err();
-    assert!(refused.contains("does not allow"), "{refused}");
+    assert!(
+        matches!(
+            &refused,
+            CommandError::Agent(e) if matches!(&**e, AgentClientError::Refused(AgentError::AccessNotAllowed { role, .. }) if role == "Admin")
+        ),
+        "{refused:?}"
+    );
+    assert!(refused.failure().message.contains("does not allow"));
 
     controller
         .connect("111122223333".into(), "Developer".into(), None)
@@ -154,7 +170,7 @@ async fn connect_from_the_tray_goes_straight_on_only_when_the_choice_is_obvious(
     let two = policy(&["Developer", "ReadOnly"]);
     let controller = Controller::start(options(dir.path(), Some(&two)), shell.clone()).await;
     assert_eq!(controller.view().obvious_target(), None);
-    assert_eq!(controller.connect_obvious().await, Ok(false));
+    assert!(matches!(controller.connect_obvious().await, Ok(false)));
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(controller.presentation().state, "idle", "nothing started");
     assert!(!shell.indicators().contains(&Indicator::Working));
@@ -170,7 +186,7 @@ async fn connect_from_the_tray_goes_straight_on_only_when_the_choice_is_obvious(
         (only.account.as_str(), only.role.as_str()),
         ("111122223333", "Developer")
     );
-    assert_eq!(controller.connect_obvious().await, Ok(true));
+    assert!(matches!(controller.connect_obvious().await, Ok(true)));
     let mut started = false;
     for _ in 0..100 {
         started = shell.indicators().contains(&Indicator::Working);

@@ -149,6 +149,12 @@ try:
     observe(step="blocked", **s)
     screenshot("5-blocked.png")
 
+    # A command the moment does not allow comes back as its typed cause, sentence and next
+    # step, shown where the window shows command errors.
+    js("document.getElementById('open-sign-in').click();")
+    refused = poll("the refusal", text_of("command-error"), bool, 20)
+    observe(step="refused", text=refused)
+
     # Help: the bundle's files are listed before anything is saved, then saved.
     js("document.getElementById('diagnostics').open = true;")
     click("#preview-diagnostics")

@@ -241,6 +241,11 @@ fn the_window_signs_in_connects_shows_ready_and_the_blocked_reason_with_exactly_
     let reason = blocked["reason"].as_str().unwrap();
     assert!(reason.contains("VPN"), "{blocked}");
     assert!(blocked["nextStep"].as_str().is_some_and(|s| !s.is_empty()));
+    // A refused command reached the window as its typed cause: the sentence, then what to do.
+    assert_eq!(
+        step("refused")["text"],
+        "No sign-in is waiting. Click Connect to start one."
+    );
     // The window listed the bundle's files before saving it, then saved a bundle that opens.
     let rows = step("preview")["rows"].as_array().unwrap().clone();
     assert!(

@@ -1,0 +1,163 @@
+//! Why a window command or tray item did not do what was asked: one typed cause per case, each
+//! with its next step. It crosses into the window as a [`Failure`] (kind, sentence, next step),
+//! never as a bare string.
+
+use postern_agent::client::AgentClientError;
+use postern_core::Problem;
+use postern_core::diagnostics::ExportError;
+use postern_core::egress::CountryError;
+use postern_core::vpn::saml::SamlError;
+use postern_ipc::agent::AgentError;
+use serde::{Serialize, Serializer};
+use ts_rs::TS;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError {
+    /// The policy or the agent could not start; the reason is what the window already shows.
+    #[error("{reason}")]
+    NotRunning { reason: String, next_step: String },
+    /// Boxed: the agent's refusals carry a whole session state.
+    #[error(transparent)]
+    Agent(Box<AgentClientError>),
+    #[error("No sign-in is waiting.")]
+    NoSignInWaiting,
+    #[error(transparent)]
+    SignInUrl(#[from] SamlError),
+    #[error("The company policy has no device requirements.")]
+    NoDeviceRequirements,
+    #[error("The company policy has no network requirements.")]
+    NoNetworkRequirements,
+    #[error("The device check stopped before it finished.")]
+    PostureInterrupted,
+    #[error(transparent)]
+    CountryDatabase(#[from] CountryError),
+    #[error(transparent)]
+    Export(#[from] ExportError),
+    #[error("There is no folder to save the bundle in (no Downloads folder and no home folder).")]
+    NoFolderForBundle,
+    #[error("The browser could not be opened ({detail}).")]
+    BrowserNotOpened { url: String, detail: String },
+}
+
+impl From<AgentError> for CommandError {
+    fn from(e: AgentError) -> Self {
+        // The client error carries the next step for each of the agent's refusals.
+        CommandError::Agent(Box::new(AgentClientError::Refused(e)))
+    }
+}
+
+/// What the window receives when a command fails.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct Failure {
+    pub kind: FailureKind,
+    /// One sentence: what happened.
+    pub message: String,
+    /// What to do about it, when there is something to do.
+    pub next_step: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "kebab-case")]
+pub enum FailureKind {
+    NotRunning,
+    Refused,
+    NoSignInWaiting,
+    UnsafeSignInAddress,
+    NotRequired,
+    Interrupted,
+    BadCountryDatabase,
+    NotSaved,
+    NoBrowser,
+}
+
+impl CommandError {
+    pub fn kind(&self) -> FailureKind {
+        match self {
+            CommandError::NotRunning { .. } => FailureKind::NotRunning,
+            CommandError::Agent(_) => FailureKind::Refused,
+            CommandError::NoSignInWaiting => FailureKind::NoSignInWaiting,
+            CommandError::SignInUrl(_) => FailureKind::UnsafeSignInAddress,
+            CommandError::NoDeviceRequirements | CommandError::NoNetworkRequirements => {
+                FailureKind::NotRequired
+            }
+            CommandError::PostureInterrupted => FailureKind::Interrupted,
+            CommandError::CountryDatabase(_) => FailureKind::BadCountryDatabase,
+            CommandError::Export(_) | CommandError::NoFolderForBundle => FailureKind::NotSaved,
+            CommandError::BrowserNotOpened { .. } => FailureKind::NoBrowser,
+        }
+    }
+
+    pub fn next_step(&self) -> String {
+        match self {
+            CommandError::NotRunning { next_step, .. } => next_step.clone(),
+            CommandError::Agent(e) => e.next_step(),
+            CommandError::NoSignInWaiting => "Click Connect to start one.".into(),
+            CommandError::SignInUrl(e) => e.next_step(),
+            CommandError::NoDeviceRequirements | CommandError::NoNetworkRequirements => {
+                "Nothing to check: your company does not require it.".into()
+            }
+            CommandError::PostureInterrupted => "Check the device again.".into(),
+            CommandError::CountryDatabase(e) => e.next_step(),
+            CommandError::Export(e) => e.next_step(),
+            CommandError::NoFolderForBundle => {
+                "Set POSTERN_DIAGNOSTICS_DIR to a folder you can write, then export again.".into()
+            }
+            CommandError::BrowserNotOpened { url, .. } => {
+                format!("Open {url} in your browser yourself.")
+            }
+        }
+    }
+
+    pub fn failure(&self) -> Failure {
+        let next = self.next_step();
+        Failure {
+            kind: self.kind(),
+            message: self.to_string(),
+            next_step: (!next.is_empty()).then_some(next),
+        }
+    }
+}
+
+/// Tauri sends a command's error to the window as its serialized form.
+impl Serialize for CommandError {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.failure().serialize(serializer)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refusal_reaches_the_window_as_kind_sentence_and_next_step() {
+        let refused = CommandError::from(AgentError::AccessNotAllowed {
+            account: "111122223333".into(),
+            role: "Admin".into(),
+        });
+        let json = serde_json::to_value(&refused).unwrap();
+        assert_eq!(json["kind"], "refused");
+        assert_eq!(
+            json["message"],
+            "The company policy does not allow credentials for account 111122223333 role Admin."
+        );
+        assert!(
+            json["nextStep"]
+                .as_str()
+                .unwrap()
+                .contains("postern accounts"),
+            "{json}"
+        );
+    }
+
+    #[test]
+    fn a_cause_without_a_next_step_sends_none_rather_than_an_empty_line() {
+        let quiet = CommandError::NotRunning {
+            reason: "The company policy is missing.".into(),
+            next_step: String::new(),
+        };
+        assert_eq!(quiet.failure().next_step, None);
+        assert_eq!(quiet.failure().kind, FailureKind::NotRunning);
+    }
+}
