@@ -1,17 +1,22 @@
 //! The endpoint's pushed DNS on this machine's resolver, while the tunnel is up: systemd-resolved
 //! per link on Linux (through `resolvectl`), a supplemental resolver entry through `scutil` on
-//! macOS. On Linux the settings belong to the tunnel's interface, so they end with it even when
+//! macOS. On Windows OpenVPN itself sets the pushed servers on the tunnel adapter (and they go
+//! with the adapter), so the helper only reports them. On Linux the settings belong to the tunnel's interface, so they end with it even when
 //! OpenVPN is killed; they are also reverted on disconnect and re-applied after a reconnect.
 //! What to run and how to read the answers lives in `postern_ovpn::dns`.
 
 use std::path::PathBuf;
+#[cfg(not(windows))]
 use std::process::Stdio;
+#[cfg(not(windows))]
 use std::time::Duration;
 
 use postern_ovpn::dns::{DnsState, PushedDns};
+#[cfg(not(windows))]
 use tokio::process::Command;
 
 /// One resolver tool run may take this long.
+#[cfg(not(windows))]
 const TOOL_LIMIT: Duration = Duration::from_secs(5);
 
 pub struct Resolver {
@@ -20,6 +25,7 @@ pub struct Resolver {
 }
 
 /// A finished tool run: success, or its error text.
+#[cfg(not(windows))]
 async fn run(tool: &PathBuf, args: &[String], stdin: Option<&str>) -> Result<(), String> {
     let mut command = Command::new(tool);
     command
@@ -64,7 +70,8 @@ impl Resolver {
         if dns.servers.is_empty() {
             return DnsState::NotPushed;
         }
-        if !self.tool.is_file() {
+        // Windows has no tool to run: OpenVPN sets the adapter's servers.
+        if cfg!(not(windows)) && !self.tool.is_file() {
             return DnsState::NotApplied {
                 reason: format!(
                     "no resolver manager is installed ({} is missing)",
@@ -108,7 +115,12 @@ impl Resolver {
         Ok("the system configuration (scutil)")
     }
 
-    #[cfg(not(any(target_os = "linux", target_os = "macos")))]
+    #[cfg(windows)]
+    async fn set(&self, _device: Option<&str>, _dns: &PushedDns) -> Result<&'static str, String> {
+        Ok("OpenVPN, on the tunnel adapter")
+    }
+
+    #[cfg(not(any(target_os = "linux", target_os = "macos", windows)))]
     async fn set(&self, _device: Option<&str>, _dns: &PushedDns) -> Result<&'static str, String> {
         Err("Postern does not set DNS on this system yet".into())
     }

@@ -57,12 +57,12 @@ fn user_groups(_user: &UserId) -> Vec<GroupId> {
 }
 
 #[cfg(unix)]
-fn is_administrator(peer: &Peer) -> bool {
+pub fn is_administrator(peer: &Peer) -> bool {
     peer.user == 0
 }
 
 #[cfg(windows)]
-fn is_administrator(peer: &Peer) -> bool {
+pub fn is_administrator(peer: &Peer) -> bool {
     use postern_ipc::pipe::{ADMINISTRATORS, SYSTEM};
     peer.user == SYSTEM || peer.is_in(&ADMINISTRATORS.to_string())
 }

@@ -1,28 +1,27 @@
 //! One OpenVPN tunnel at a time: started from a validated profile with the helper's fixed
-//! options, driven over a unix-socket management interface, its life published as
-//! [`TunnelState`]s. The tunnel belongs to the uid that asked for it (see [`crate::owner`]).
+//! options ([`crate::openvpn`]), driven over its management interface by the pure machine in
+//! `postern_ovpn::machine`, its life published as [`TunnelState`]s. The tunnel belongs to the
+//! user that asked for it (see [`crate::owner`]).
 
 use std::collections::VecDeque;
-use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
-use std::process::Stdio;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use postern_ipc::HelperError;
+use postern_ipc::peer::UserId;
 use postern_ovpn::machine::{Input, Limits, Outcome, Output, TunnelMachine};
-use postern_ovpn::management::{parse_management_line, parse_openvpn_version};
+use postern_ovpn::management::parse_management_line;
 use postern_ovpn::profile::{AuthMode, Profile};
 use postern_types::tunnel::{TunnelFailure, TunnelState, TunnelStateRecord};
-use rustix::process::{Pid, Signal, kill_process};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::net::UnixStream;
-use tokio::process::{Child, Command};
+use tokio::process::Child;
 use tokio::sync::{Mutex as AsyncMutex, mpsc, watch};
 
 use crate::Args;
 use crate::dns::Resolver;
-use crate::owner::{Published, ROOT, TunnelOwner, may_use, shown_to};
+use crate::openvpn::{self, AWS_CLIENT_OPENVPN, Management, ManagementWriter};
+use crate::owner::{Caller, Published, TunnelOwner, may_use, shown_to};
 
 const LOG_LINES: usize = 2000;
 /// Tunnel states kept for diagnostics.
@@ -35,12 +34,6 @@ struct Running {
     task: tokio::task::JoinHandle<()>,
 }
 
-/// Where the AWS VPN Client installs its OpenVPN build, which carries real-sized assertions.
-const AWS_CLIENT_OPENVPN: &[&str] = &[
-    "/opt/awsvpnclient/Service/Resources/openvpn/acvc-openvpn",
-    "/Applications/AWS VPN Client/AWS VPN Client.app/Contents/Resources/openvpn/acvc-openvpn",
-    r"C:\Program Files\Amazon\AWS VPN Client\Resources\openvpn\acvc-openvpn.exe",
-];
 /// OpenVPN 2.6's management interface refuses longer parameters.
 const STOCK_PARAMETER_LIMIT: usize = 256;
 
@@ -66,8 +59,8 @@ pub struct Supervisor {
     checked_openvpn: Mutex<Vec<(PathBuf, std::time::SystemTime)>>,
 }
 
-/// Each state with the uid whose tunnel it was, so nobody reads another's.
-type History = Arc<Mutex<VecDeque<(Option<u32>, TunnelStateRecord)>>>;
+/// Each state with the user whose tunnel it was, so nobody reads another's.
+type History = Arc<Mutex<VecDeque<(Option<UserId>, TunnelStateRecord)>>>;
 
 /// Keeps the last [`HISTORY_STATES`] states with their times, for as long as the helper runs.
 async fn record_history(mut states: watch::Receiver<Published>, history: History) {
@@ -81,7 +74,7 @@ async fn record_history(mut states: watch::Receiver<Published>, history: History
                 at: time::OffsetDateTime::now_utc(),
                 state: published.state,
             };
-            h.push_back((published.owner.map(|o| o.uid), record));
+            h.push_back((published.owner.map(|o| o.user), record));
         }
         if states.changed().await.is_err() {
             return;
@@ -89,17 +82,10 @@ async fn record_history(mut states: watch::Receiver<Published>, history: History
     }
 }
 
-fn pid_file(state_dir: &Path) -> PathBuf {
-    state_dir.join("openvpn.pid")
-}
-
 impl Supervisor {
     pub async fn start(args: &Args) -> Result<Self, String> {
-        std::fs::create_dir_all(&args.state_dir)
-            .map_err(|e| format!("cannot create {}: {e}", args.state_dir.display()))?;
-        std::fs::set_permissions(&args.state_dir, std::fs::Permissions::from_mode(0o700))
-            .map_err(|e| e.to_string())?;
-        kill_stale_tunnel(&args.state_dir).await;
+        openvpn::make_private_dir(&args.state_dir)?;
+        openvpn::end_stale_tunnel(&args.state_dir).await;
         let state = watch::channel(Published {
             owner: None,
             state: TunnelState::Disconnected,
@@ -123,20 +109,21 @@ impl Supervisor {
         self.state.borrow().state.clone()
     }
 
-    /// The state as `peer` may see it.
-    pub fn status(&self, peer: u32) -> TunnelState {
-        shown_to(&self.state.borrow(), peer)
+    /// The state as `caller` may see it.
+    pub fn status(&self, caller: &Caller) -> TunnelState {
+        shown_to(&self.state.borrow(), caller)
     }
 
     pub fn subscribe(&self) -> watch::Receiver<Published> {
         self.state.subscribe()
     }
 
-    /// The refusal for a peer that is not the tunnel's owner (nor root); `None` if it may.
-    fn refuse_stranger(&self, peer: u32) -> Option<HelperError> {
+    /// The refusal for a caller that is not the tunnel's owner (nor an administrator); `None`
+    /// if it may.
+    fn refuse_stranger(&self, caller: &Caller) -> Option<HelperError> {
         let published = self.state.borrow();
         let owner = published.owner.as_ref();
-        (!may_use(owner, peer)).then(|| HelperError::NotOwner {
+        (!may_use(owner, caller)).then(|| HelperError::NotOwner {
             profile: owner.map(|o| o.profile.clone()).unwrap_or_default(),
         })
     }
@@ -150,9 +137,10 @@ impl Supervisor {
         self.traffic.lock().map(|t| *t).unwrap_or_default()
     }
 
-    /// The recent states of `peer`'s tunnels (root: all), if the last tunnel is theirs.
-    pub fn history(&self, peer: u32) -> Result<Vec<TunnelStateRecord>, HelperError> {
-        if let Some(refusal) = self.refuse_stranger(peer) {
+    /// The recent states of `caller`'s tunnels (an administrator: all), if the last tunnel is
+    /// theirs.
+    pub fn history(&self, caller: &Caller) -> Result<Vec<TunnelStateRecord>, HelperError> {
+        if let Some(refusal) = self.refuse_stranger(caller) {
             return Err(refusal);
         }
         Ok(self
@@ -160,16 +148,18 @@ impl Supervisor {
             .lock()
             .map(|h| {
                 h.iter()
-                    .filter(|(uid, _)| peer == ROOT || uid.is_none_or(|u| u == peer))
+                    .filter(|(user, _)| {
+                        caller.administrator || user.as_ref().is_none_or(|u| *u == caller.user)
+                    })
                     .map(|(_, record)| record.clone())
                     .collect()
             })
             .unwrap_or_default())
     }
 
-    /// OpenVPN's output for the last tunnel, to its owner (or root).
-    pub fn log(&self, peer: u32) -> Result<Vec<String>, HelperError> {
-        if let Some(refusal) = self.refuse_stranger(peer) {
+    /// OpenVPN's output for the last tunnel, to its owner (or an administrator).
+    pub fn log(&self, caller: &Caller) -> Result<Vec<String>, HelperError> {
+        if let Some(refusal) = self.refuse_stranger(caller) {
             return Err(refusal);
         }
         Ok(self
@@ -179,15 +169,16 @@ impl Supervisor {
             .unwrap_or_default())
     }
 
-    /// Starts a tunnel for `peer`; returns once OpenVPN runs (the caller watches for CONNECTED).
+    /// Starts a tunnel for `caller`; returns once OpenVPN runs (the caller watches for
+    /// CONNECTED).
     pub async fn connect(
         &self,
         name: &str,
         profile: &Profile,
-        peer: u32,
+        caller: &Caller,
     ) -> Result<TunnelState, HelperError> {
         let mut running = self.running.lock().await;
-        tracing::info!(uid = peer, profile = name, "connect requested");
+        tracing::info!(user = ?caller.user, profile = name, "connect requested");
         if let Some(r) = running.as_ref()
             && !r.task.is_finished()
         {
@@ -195,19 +186,23 @@ impl Supervisor {
                 profile: r.profile.clone(),
             });
         }
-        // From here the attempt is `peer`'s, failed or not: the last owner's log goes first.
+        // From here the attempt is the caller's, failed or not: the last owner's log goes first.
         if let Ok(mut l) = self.log.lock() {
             l.clear();
         }
         if let Ok(mut t) = self.traffic.lock() {
             *t = (0, 0);
         }
+        #[allow(
+            clippy::clone_on_copy,
+            reason = "a uid on Unix, a SID string on Windows"
+        )]
         let owner = TunnelOwner {
-            uid: peer,
+            user: caller.user.clone(),
             profile: name.to_string(),
         };
         // The owner changes with the first state of the attempt, so no earlier state is
-        // ever recorded as this peer's.
+        // ever recorded as this caller's.
         let publish = |state: TunnelState| {
             self.state.send_replace(Published {
                 owner: Some(owner.clone()),
@@ -254,7 +249,7 @@ impl Supervisor {
                 .unwrap_or(false)
         });
         if !known_good {
-            if let Err(cause) = check_openvpn(&openvpn).await {
+            if let Err(cause) = openvpn::check_version(&openvpn).await {
                 return refuse(cause);
             }
             if let (Ok(mut checked), Some(fingerprint)) = (self.checked_openvpn.lock(), fingerprint)
@@ -263,14 +258,32 @@ impl Supervisor {
             }
         }
         let config = self.args.state_dir.join("profile.ovpn");
-        let management = self.args.state_dir.join("management.sock");
-        let _ = std::fs::remove_file(&management);
-        if let Err(e) = write_owner_only(&config, profile.render_for_openvpn().as_bytes()) {
+        let management = match Management::prepare(&self.args.state_dir).await {
+            Ok(m) => m,
+            Err(e) => {
+                return Err(HelperError::Internal {
+                    detail: format!("cannot open OpenVPN's management interface: {e}"),
+                });
+            }
+        };
+        let configuration = management.configuration(&profile.render_for_openvpn());
+        if let Err(e) = openvpn::write_private(&config, configuration.as_bytes()) {
             return Err(HelperError::Internal {
                 detail: format!("cannot write the profile: {e}"),
             });
         }
-        let child = match spawn_openvpn(&openvpn, &config, &management, federation.is_some()) {
+        let windows_driver = self
+            .args
+            .windows_driver
+            .as_deref()
+            .filter(|_| cfg!(windows));
+        let child = match openvpn::spawn(
+            &openvpn,
+            &config,
+            &management,
+            federation.is_some(),
+            windows_driver,
+        ) {
             Ok(c) => c,
             Err(e) => {
                 let _ = std::fs::remove_file(&config);
@@ -280,7 +293,7 @@ impl Supervisor {
             }
         };
         if let Some(pid) = child.id() {
-            let _ = std::fs::write(pid_file(&self.args.state_dir), pid.to_string());
+            let _ = std::fs::write(openvpn::pid_file(&self.args.state_dir), pid.to_string());
         }
         let state = TunnelState::Connecting {
             profile: name.to_string(),
@@ -306,7 +319,7 @@ impl Supervisor {
             max_reconnects: self.args.max_reconnects,
             reconnect_timeout: Duration::from_secs(self.args.reconnect_timeout),
             connect_timeout,
-            pid_file: pid_file(&self.args.state_dir),
+            pid_file: openvpn::pid_file(&self.args.state_dir),
             federation,
             resolver: self.resolver.clone(),
         };
@@ -320,15 +333,16 @@ impl Supervisor {
         Ok(state)
     }
 
-    /// Hands the browser's SAML assertion to the tunnel that waits for it, if it is `peer`'s.
+    /// Hands the browser's SAML assertion to the tunnel that waits for it, if it is the
+    /// caller's.
     pub async fn saml_response(
         &self,
         assertion: String,
-        peer: u32,
+        caller: &Caller,
     ) -> Result<TunnelState, HelperError> {
         let running = self.running.lock().await;
         if running.as_ref().is_some_and(|r| !r.task.is_finished())
-            && let Some(refusal) = self.refuse_stranger(peer)
+            && let Some(refusal) = self.refuse_stranger(caller)
         {
             return Err(refusal);
         }
@@ -344,12 +358,12 @@ impl Supervisor {
         }
     }
 
-    /// Stops the tunnel (if any, and if it is `peer`'s) and waits for OpenVPN to be gone.
-    pub async fn disconnect(&self, peer: u32) -> Result<TunnelState, HelperError> {
+    /// Stops the tunnel (if any, and if it is the caller's) and waits for OpenVPN to be gone.
+    pub async fn disconnect(&self, caller: &Caller) -> Result<TunnelState, HelperError> {
         let mut running = self.running.lock().await;
-        tracing::info!(uid = peer, "disconnect requested");
+        tracing::info!(user = ?caller.user, "disconnect requested");
         if running.as_ref().is_some_and(|r| !r.task.is_finished())
-            && let Some(refusal) = self.refuse_stranger(peer)
+            && let Some(refusal) = self.refuse_stranger(caller)
         {
             return Err(refusal);
         }
@@ -359,7 +373,7 @@ impl Supervisor {
         }
         let state = self.state();
         if state.is_final() {
-            Ok(self.status(peer))
+            Ok(self.status(caller))
         } else {
             self.publish(TunnelState::Disconnected);
             Ok(TunnelState::Disconnected)
@@ -371,7 +385,7 @@ struct Tunnel {
     profile: String,
     owner: TunnelOwner,
     config: PathBuf,
-    management: PathBuf,
+    management: Management,
     state: watch::Sender<Published>,
     log: Arc<Mutex<VecDeque<String>>>,
     traffic: Arc<Mutex<(u64, u64)>>,
@@ -386,7 +400,7 @@ struct Tunnel {
 impl Tunnel {
     fn publish(&self, state: TunnelState) {
         tracing::info!(
-            uid = self.owner.uid,
+            user = ?self.owner.user,
             profile = %self.owner.profile,
             "tunnel: {state:?}"
         );
@@ -438,7 +452,7 @@ impl Tunnel {
             }
         };
         let _ = std::fs::remove_file(&self.config);
-        let _ = std::fs::remove_file(&self.management);
+        self.management.remove();
         let _ = std::fs::remove_file(&self.pid_file);
         self.publish(match outcome {
             Outcome::Stopped => TunnelState::Disconnected,
@@ -474,14 +488,12 @@ impl Tunnel {
         stop: &mut mpsc::Receiver<()>,
         saml: &mut mpsc::Receiver<String>,
     ) -> Outcome {
-        let stream = match self.attach(child).await {
-            Some(s) => s,
-            None => return Outcome::Exited,
+        let Some((reader, mut writer)) = self.management.attach(child).await else {
+            return Outcome::Exited;
         };
         // OpenVPN has read its configuration: the key-bearing file is no longer needed.
         let _ = std::fs::remove_file(&self.config);
-        let (reader, mut writer) = stream.into_split();
-        let mut lines = BufReader::new(reader).lines();
+        let mut lines = reader.lines();
         let limits = Limits {
             max_reconnects: self.max_reconnects,
             connect_timeout: self.connect_timeout,
@@ -536,129 +548,10 @@ impl Tunnel {
         }
         outcome
     }
-
-    /// Connects to the management socket once OpenVPN created it (bounded wait, 10 s).
-    async fn attach(&self, child: &mut Child) -> Option<UnixStream> {
-        for _ in 0..5000 {
-            if let Ok(s) = UnixStream::connect(&self.management).await {
-                return Some(s);
-            }
-            if let Ok(Some(_)) = child.try_wait() {
-                return None;
-            }
-            tokio::time::sleep(Duration::from_millis(2)).await;
-        }
-        let _ = child.kill().await;
-        None
-    }
 }
 
-async fn send(w: &mut tokio::net::unix::OwnedWriteHalf, command: &str) -> std::io::Result<()> {
+async fn send(w: &mut ManagementWriter, command: &str) -> std::io::Result<()> {
     w.write_all(command.as_bytes()).await
-}
-
-/// The fixed argument list. Everything after `--config` overrides the profile.
-fn spawn_openvpn(
-    openvpn: &Path,
-    config: &Path,
-    management: &Path,
-    federated: bool,
-) -> std::io::Result<Child> {
-    let mut command = Command::new(openvpn);
-    command
-        .arg("--config")
-        .arg(config)
-        .args(["--script-security", "1"])
-        .arg("--management")
-        .arg(management)
-        .arg("unix")
-        .args(["--management-hold", "--management-query-passwords"])
-        .args([
-            "--setenv",
-            "IV_GUI_VER",
-            &format!("Postern_{}", env!("CARGO_PKG_VERSION")),
-        ])
-        .args([
-            "--push-peer-info",
-            "--verb",
-            "3",
-            "--connect-retry",
-            "1",
-            "5",
-        ])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    if federated {
-        // After the CRV1 challenge OpenVPN must restart and ask again, not exit.
-        command.args(["--auth-retry", "interact"]);
-    }
-    command.spawn()
-}
-
-async fn check_openvpn(binary: &Path) -> Result<(), TunnelFailure> {
-    let missing = || TunnelFailure::OpenVpnMissing {
-        path: binary.display().to_string(),
-    };
-    let out = Command::new(binary)
-        .arg("--version")
-        .stdin(Stdio::null())
-        .output()
-        .await
-        .map_err(|_| missing())?;
-    let banner = String::from_utf8_lossy(&out.stdout);
-    match parse_openvpn_version(&banner) {
-        Some((major, minor, _)) if (major, minor) >= (2, 5) => Ok(()),
-        Some((_, _, found)) => Err(TunnelFailure::OpenVpnTooOld { found }),
-        None => Err(missing()),
-    }
-}
-
-fn write_owner_only(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut f = options.open(path)?;
-    f.write_all(bytes)
-}
-
-/// A tunnel left by a previous helper (crash, kill -9) is ended at start, but only an OpenVPN
-/// that this helper started: its command line names our state directory.
-async fn kill_stale_tunnel(state_dir: &Path) {
-    let Some(pid) = std::fs::read_to_string(pid_file(state_dir))
-        .ok()
-        .and_then(|p| p.trim().parse::<i32>().ok())
-    else {
-        return;
-    };
-    let ours = std::fs::read(format!("/proc/{pid}/cmdline"))
-        .map(|c| String::from_utf8_lossy(&c).contains(&*state_dir.to_string_lossy()))
-        .unwrap_or(false);
-    if ours {
-        tracing::warn!(pid, "ending the tunnel a previous run left behind");
-        signal(pid, Signal::TERM);
-        for _ in 0..50 {
-            if !Path::new(&format!("/proc/{pid}")).exists() {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        if Path::new(&format!("/proc/{pid}")).exists() {
-            signal(pid, Signal::KILL);
-        }
-    }
-    let _ = std::fs::remove_file(pid_file(state_dir));
-}
-
-/// Signals a process through the kernel, not a `kill` found on PATH (this runs as root).
-fn signal(pid: i32, signal: Signal) {
-    if let Some(pid) = Pid::from_raw(pid)
-        && let Err(e) = kill_process(pid, signal)
-    {
-        tracing::warn!(pid = pid.as_raw_nonzero(), "cannot signal: {e}");
-    }
 }
 
 #[cfg(test)]
@@ -666,6 +559,9 @@ mod tests {
     use clap::Parser;
 
     use super::*;
+    use std::path::Path;
+
+    use crate::owner::tests::{administrator, caller, user};
 
     const ALICE: u32 = 1000;
     const BOB: u32 = 1001;
@@ -706,7 +602,7 @@ mod tests {
         });
         s.state.send_replace(Published {
             owner: Some(TunnelOwner {
-                uid: ALICE,
+                user: user(ALICE),
                 profile: "corp".into(),
             }),
             state: TunnelState::AwaitingBrowser {
@@ -735,10 +631,13 @@ mod tests {
         let s = supervisor(dir.path()).await;
         let mut saml_rx = alices_tunnel(&s).await;
 
-        not_owner(s.disconnect(BOB).await);
-        not_owner(s.saml_response("bob's assertion".into(), BOB).await);
-        not_owner(s.log(BOB));
-        not_owner(s.history(BOB));
+        not_owner(s.disconnect(&caller(BOB)).await);
+        not_owner(
+            s.saml_response("bob's assertion".into(), &caller(BOB))
+                .await,
+        );
+        not_owner(s.log(&caller(BOB)));
+        not_owner(s.history(&caller(BOB)));
         assert!(
             saml_rx.try_recv().is_err(),
             "bob's assertion reached the tunnel"
@@ -749,44 +648,50 @@ mod tests {
         );
         // Bob sees that the helper is busy, not where alice signs in.
         assert_eq!(
-            s.status(BOB),
+            s.status(&caller(BOB)),
             TunnelState::Connecting {
                 profile: "corp".into(),
                 phase: "AUTH".into()
             }
         );
-        match s.connect("mine", &profile(""), BOB).await {
+        match s.connect("mine", &profile(""), &caller(BOB)).await {
             Err(HelperError::Busy { profile }) => assert_eq!(profile, "corp"),
             other => panic!("expected Busy, got {other:?}"),
         }
-        assert_eq!(s.log(ALICE).unwrap(), vec!["alice's OpenVPN line"]);
+        assert_eq!(s.log(&caller(ALICE)).unwrap(), vec!["alice's OpenVPN line"]);
 
         // Alice and root may do all of it.
         assert!(matches!(
-            s.status(ALICE),
+            s.status(&caller(ALICE)),
             TunnelState::AwaitingBrowser { .. }
         ));
-        assert_eq!(s.log(ROOT).unwrap(), vec!["alice's OpenVPN line"]);
-        let history = s.history(ALICE).unwrap();
+        assert_eq!(
+            s.log(&administrator()).unwrap(),
+            vec!["alice's OpenVPN line"]
+        );
+        let history = s.history(&caller(ALICE)).unwrap();
         assert!(
             history
                 .iter()
                 .any(|r| matches!(r.state, TunnelState::AwaitingBrowser { .. })),
             "{history:?}"
         );
-        s.saml_response("alice's assertion".into(), ALICE)
+        s.saml_response("alice's assertion".into(), &caller(ALICE))
             .await
             .unwrap();
         assert_eq!(saml_rx.try_recv().unwrap(), "alice's assertion");
         assert_eq!(
-            s.disconnect(ALICE).await.unwrap(),
+            s.disconnect(&caller(ALICE)).await.unwrap(),
             TunnelState::Disconnected
         );
 
         // Down, the last tunnel's log and history are still alice's; a disconnect harms nothing.
-        not_owner(s.log(BOB));
-        not_owner(s.history(BOB));
-        assert_eq!(s.disconnect(BOB).await.unwrap(), TunnelState::Disconnected);
+        not_owner(s.log(&caller(BOB)));
+        not_owner(s.history(&caller(BOB)));
+        assert_eq!(
+            s.disconnect(&caller(BOB)).await.unwrap(),
+            TunnelState::Disconnected
+        );
     }
 
     #[tokio::test]
@@ -794,17 +699,23 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let s = supervisor(dir.path()).await;
         let _saml = alices_tunnel(&s).await;
-        s.disconnect(ALICE).await.unwrap();
+        s.disconnect(&caller(ALICE)).await.unwrap();
         // Bob's attempt fails at once (password profiles are not supported), but it is his.
-        match s.connect("bobs", &profile("auth-user-pass\n"), BOB).await {
+        match s
+            .connect("bobs", &profile("auth-user-pass\n"), &caller(BOB))
+            .await
+        {
             Err(HelperError::Tunnel {
                 failure: TunnelFailure::PasswordUnsupported,
             }) => {}
             other => panic!("expected the password refusal, got {other:?}"),
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
-        assert!(s.log(BOB).unwrap().is_empty(), "bob read alice's log");
-        let history = s.history(BOB).unwrap();
+        assert!(
+            s.log(&caller(BOB)).unwrap().is_empty(),
+            "bob read alice's log"
+        );
+        let history = s.history(&caller(BOB)).unwrap();
         assert!(
             history.iter().all(|r| r.state.profile() != Some("corp")),
             "bob saw alice's states: {history:?}"
@@ -815,12 +726,12 @@ mod tests {
             ),
             "{history:?}"
         );
-        match s.log(ALICE) {
+        match s.log(&caller(ALICE)) {
             Err(HelperError::NotOwner { profile }) => assert_eq!(profile, "bobs"),
             other => panic!("alice read bob's log: {other:?}"),
         }
         // Root reads every state.
-        let all = s.history(ROOT).unwrap();
+        let all = s.history(&administrator()).unwrap();
         assert!(all.iter().any(|r| r.state.profile() == Some("corp")));
         assert!(all.iter().any(|r| r.state.profile() == Some("bobs")));
     }

@@ -43,7 +43,8 @@ pub fn trusted_owner(owner: &str, expected: &str) -> bool {
 
 #[cfg(windows)]
 pub use win32::{
-    PipeListener, client_peer, connect, current_user, group_sid, pipe_owner, pipe_security,
+    PipeListener, client_peer, connect, current_user, directory_security, group_sid, pipe_owner,
+    pipe_security, protect_directory,
 };
 
 #[cfg(windows)]
@@ -67,14 +68,14 @@ mod win32 {
     };
     use windows_sys::Win32::Security::Authorization::{
         ConvertSecurityDescriptorToStringSecurityDescriptorW, ConvertSidToStringSidW,
-        ConvertStringSecurityDescriptorToSecurityDescriptorW, GetSecurityInfo, SDDL_REVISION_1,
-        SE_KERNEL_OBJECT,
+        ConvertStringSecurityDescriptorToSecurityDescriptorW, GetNamedSecurityInfoW,
+        GetSecurityInfo, SDDL_REVISION_1, SE_FILE_OBJECT, SE_KERNEL_OBJECT, SetNamedSecurityInfoW,
     };
     use windows_sys::Win32::Security::{
-        DACL_SECURITY_INFORMATION, GetTokenInformation, LookupAccountNameW,
-        OWNER_SECURITY_INFORMATION, PSECURITY_DESCRIPTOR, PSID, RevertToSelf, SECURITY_ATTRIBUTES,
-        SID_NAME_USE, TOKEN_GROUPS, TOKEN_INFORMATION_CLASS, TOKEN_QUERY, TOKEN_USER, TokenGroups,
-        TokenUser,
+        ACL, DACL_SECURITY_INFORMATION, GetSecurityDescriptorDacl, GetTokenInformation,
+        LookupAccountNameW, OWNER_SECURITY_INFORMATION, PROTECTED_DACL_SECURITY_INFORMATION,
+        PSECURITY_DESCRIPTOR, PSID, RevertToSelf, SECURITY_ATTRIBUTES, SID_NAME_USE, TOKEN_GROUPS,
+        TOKEN_INFORMATION_CLASS, TOKEN_QUERY, TOKEN_USER, TokenGroups, TokenUser,
     };
     use windows_sys::Win32::System::Pipes::{
         GetNamedPipeClientProcessId, ImpersonateNamedPipeClient,
@@ -266,6 +267,85 @@ mod win32 {
         Ok(wide_string(text))
     }
 
+    /// Replaces a directory's DACL with the one in `sddl` (e.g. `D:P(A;OICI;FA;;;SY)`),
+    /// protected, so nothing is inherited from its parent; what is made inside inherits it.
+    pub fn protect_directory(path: &std::path::Path, sddl: &str) -> io::Result<()> {
+        let sddl = wide(OsStr::new(sddl));
+        let mut descriptor: PSECURITY_DESCRIPTOR = null_mut();
+        // SAFETY: a NUL-terminated SDDL; the descriptor is freed by `Local`.
+        check(unsafe {
+            ConvertStringSecurityDescriptorToSecurityDescriptorW(
+                sddl.as_ptr(),
+                SDDL_REVISION_1,
+                &mut descriptor,
+                null_mut(),
+            )
+        })?;
+        let descriptor = Local(descriptor);
+        let (mut present, mut defaulted) = (0, 0);
+        let mut dacl: *mut ACL = null_mut();
+        // SAFETY: a valid descriptor; the DACL points into it and lives as long.
+        check(unsafe {
+            GetSecurityDescriptorDacl(descriptor.0, &mut present, &mut dacl, &mut defaulted)
+        })?;
+        if present == 0 || dacl.is_null() {
+            return Err(io::Error::other("the descriptor has no DACL"));
+        }
+        let name = wide(path.as_os_str());
+        // SAFETY: a NUL-terminated path and a DACL that outlives the call.
+        let rc = unsafe {
+            SetNamedSecurityInfoW(
+                name.as_ptr(),
+                SE_FILE_OBJECT,
+                DACL_SECURITY_INFORMATION | PROTECTED_DACL_SECURITY_INFORMATION,
+                null_mut(),
+                null_mut(),
+                dacl,
+                null(),
+            )
+        };
+        if rc != 0 {
+            return Err(io::Error::from_raw_os_error(rc as i32));
+        }
+        Ok(())
+    }
+
+    /// A file's or directory's DACL as SDDL, read back from the file system.
+    pub fn directory_security(path: &std::path::Path) -> io::Result<String> {
+        let name = wide(path.as_os_str());
+        let mut descriptor: PSECURITY_DESCRIPTOR = null_mut();
+        // SAFETY: a NUL-terminated path and out-parameters; the descriptor goes to `Local`.
+        let rc = unsafe {
+            GetNamedSecurityInfoW(
+                name.as_ptr(),
+                SE_FILE_OBJECT,
+                DACL_SECURITY_INFORMATION,
+                null_mut(),
+                null_mut(),
+                null_mut(),
+                null_mut(),
+                &mut descriptor,
+            )
+        };
+        if rc != 0 {
+            return Err(io::Error::from_raw_os_error(rc as i32));
+        }
+        let descriptor = Local(descriptor);
+        let mut text: *mut u16 = null_mut();
+        // SAFETY: a valid descriptor; the string is freed by `Local`.
+        check(unsafe {
+            ConvertSecurityDescriptorToStringSecurityDescriptorW(
+                descriptor.0,
+                SDDL_REVISION_1,
+                DACL_SECURITY_INFORMATION,
+                &mut text,
+                null_mut(),
+            )
+        })?;
+        let _text = Local(text.cast());
+        Ok(wide_string(text))
+    }
+
     /// Opens a client connection, waiting (bounded) while every instance is busy.
     pub async fn connect(name: &OsStr) -> io::Result<NamedPipeClient> {
         let mut attempts = 0;
@@ -437,5 +517,34 @@ mod tests {
         // Another client connects while the first is still open: an instance was waiting.
         let (second, _) = tokio::join!(listener.accept(), connect(name.as_ref()));
         second.unwrap();
+    }
+
+    #[cfg(windows)]
+    #[test]
+    fn a_protected_directory_grants_only_what_its_sddl_names_and_its_files_inherit_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let private = dir.path().join("private");
+        std::fs::create_dir(&private).unwrap();
+        protect_directory(&private, "D:P(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)").unwrap();
+        assert!(protect_directory(&dir.path().join("missing"), "D:P(A;;FA;;;SY)").is_err());
+        if std::env::var_os("WINEPREFIX").is_some() {
+            // Wine keeps no DACL on files (it derives one from the Unix mode bits): what the
+            // directory carries is checked on Windows only.
+            return;
+        }
+        let security = directory_security(&private).unwrap();
+        assert!(security.starts_with("D:P"), "not protected: {security}");
+        let trustees: Vec<&str> = security
+            .split('(')
+            .skip(1)
+            .map(|ace| ace.trim_end_matches(')').rsplit(';').next().unwrap())
+            .collect();
+        assert_eq!(trustees, vec!["SY", "BA"], "{security}");
+        std::fs::write(private.join("profile.ovpn"), "x").unwrap();
+        let file = directory_security(&private.join("profile.ovpn")).unwrap();
+        assert!(
+            file.contains(";;;SY)") && file.contains(";;;BA)") && !file.contains(";;;BU)"),
+            "{file}"
+        );
     }
 }
