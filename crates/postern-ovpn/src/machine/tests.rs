@@ -13,6 +13,11 @@ const RECONNECT: &str = include_str!("reconnect.transcript");
 const FATAL: &str = include_str!("fatal.transcript");
 /// Recorded in the lab: OpenVPN 2.6.14 connected, sent `signal SIGHUP`, held and released again.
 const RESTART_HOLD: &str = include_str!("restart_hold.transcript");
+/// Recorded from OpenVPN 2.6.14 against the lab's SAML server: the first attempt is refused
+/// with a CRV1 challenge, the retry with the IdP's assertion connects, then SIGTERM.
+const SAML: &str = include_str!("saml.transcript");
+/// What the lab's IdP answered for the recorded challenge (state 8fa74916f16e2fef).
+const SAML_ASSERTION: &str = "PEFzc2VydGlvbiB1c2VyPSJhbGljZSIgc3RhdGU9IjhmYTc0OTE2ZjE2ZTJmZWYiLz4=";
 
 fn limits(federation: Option<Option<usize>>) -> Limits {
     Limits {
@@ -369,6 +374,85 @@ fn drops_are_reconnected_with_the_hold_released_and_bounded() {
         m.finish().1,
         Outcome::Failed(TunnelFailure::ConnectionLost { attempts: 3 })
     );
+}
+
+/// The commands the machine sent.
+fn sent(out: &[Output]) -> Vec<&str> {
+    out.iter()
+        .filter_map(|o| match o {
+            Output::Send(s) => Some(s.as_str()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_recorded_saml_sign_in_waits_for_the_browser_and_connects_with_the_crv1_answer() {
+    let (mut m, _) = TunnelMachine::new("corp", limits(Some(Some(256))));
+    let [first, challenge, retry, rest] = &parts(
+        SAML,
+        &[
+            "AUTH_FAILED,CRV1",
+            "CMD 'hold release'",
+            "CMD 'signal SIGTERM'",
+        ],
+    )[..] else {
+        unreachable!()
+    };
+    // OpenVPN asks for the password before it connects: the ACS port is announced.
+    let out = without_traffic(run(&mut m, first, &applied()));
+    assert_eq!(
+        sent(&out),
+        [
+            HOLD_RELEASE,
+            "username \"Auth\" \"N/A\"\npassword \"Auth\" \"ACS::35001\"\n"
+        ]
+    );
+    assert_eq!(phases(&published(&out)), ["RESOLVE", "WAIT", "AUTH"]);
+    // The challenge, then RECONNECTING,auth-failure and a hold: the browser is awaited.
+    let out = without_traffic(run(&mut m, challenge, &applied()));
+    assert_eq!(
+        out,
+        [
+            Output::ArmDeadline(Duration::from_secs(60)),
+            Output::Publish(TunnelState::AwaitingBrowser {
+                profile: "corp".into(),
+                url: "http://192.0.2.80/idp?state=8fa74916f16e2fef".into()
+            }),
+        ],
+        "the challenge's auth-failure is no drop, and the hold waits for the browser"
+    );
+    assert!(m.wants_assertion());
+    assert!(m.deadline_counts());
+    assert_eq!(
+        m.handle(Input::Assertion(SAML_ASSERTION.into())),
+        [
+            Output::Publish(TunnelState::Connecting {
+                profile: "corp".into(),
+                phase: "AUTH".into()
+            }),
+            Output::Send(HOLD_RELEASE.into()),
+        ]
+    );
+    assert!(!m.wants_assertion());
+    // The retry: the recorded state id and the quoted assertion, which the endpoint accepted.
+    let out = without_traffic(run(&mut m, retry, &applied()));
+    assert_eq!(
+        sent(&out),
+        [
+            "username \"Auth\" \"N/A\"\npassword \"Auth\" \"CRV1::8fa74916f16e2fef::\
+          PEFzc2VydGlvbiB1c2VyPSJhbGljZSIgc3RhdGU9IjhmYTc0OTE2ZjE2ZTJmZWYiLz4%3D\"\n"
+        ]
+    );
+    let states = published(&out);
+    assert_eq!(phases(&states), ["WAIT", "AUTH", "ASSIGN_IP", "ADD_ROUTES"]);
+    assert_eq!(states.last(), Some(&connected(applied())));
+    assert!(
+        out.iter().any(|o| matches!(o, Output::ApplyDns { device: Some(d), dns } if d == "tun0" && dns.domains == ["corp.internal"])),
+        "{out:?}"
+    );
+    assert!(!m.deadline_counts(), "connected: the deadline is over");
+    assert_stops(&mut m, rest);
 }
 
 #[test]
