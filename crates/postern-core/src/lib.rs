@@ -15,7 +15,7 @@ pub mod identity;
 mod loopback;
 pub mod paths;
 pub mod policy;
-pub mod posture;
+pub use postern_posture as posture;
 pub mod problem;
 pub mod session;
 pub mod text;

@@ -391,7 +391,7 @@ fn a_tool_that_hangs_is_unknown_with_its_reason() {
 fn a_check_that_could_not_run_blocks() {
     let r = PostureReport::could_not_check("the posture check stopped: boom".into());
     assert!(matches!(r.status, Status::Unknown { .. }));
-    assert_ne!(r.exit_code(), crate::ExitCode::Ok);
+    assert_ne!(r.exit_code(), postern_types::problem::ExitCode::Ok);
     let mut h = Hysteresis::default();
     assert!(!h.observe(&r), "one failure is survived");
     assert!(h.observe(&r), "two are not");

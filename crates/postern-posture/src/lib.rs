@@ -22,9 +22,9 @@ use std::time::Duration;
 use serde::Serialize;
 use time::OffsetDateTime;
 
-use crate::problem::{ExitCode, Problem};
 pub use postern_policy::posture::{CheckName, PostureSettings, Requirements};
 pub use postern_policy::version::Version;
+use postern_types::problem::{ExitCode, Problem};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "why", rename_all = "kebab-case", content = "detail")]
