@@ -45,7 +45,12 @@ fn main() {
             #[cfg(target_os = "macos")]
             app.set_activation_policy(tauri::ActivationPolicy::Accessory);
             let handle = app.handle().clone();
-            shell::create_tray(&handle)?;
+            // No tray (a desktop without a notification area, no display): the window stands in.
+            let tray = shell::create_tray(&handle);
+            if let Err(e) = &tray {
+                tracing::warn!("no tray icon: {e}");
+                eprintln!("postern-app: the tray icon cannot be shown ({e}); the window stays open instead.");
+            }
             let shell = Arc::new(shell::TauriShell::new(handle.clone()));
             let options = StartOptions {
                 policy_file: std::env::var_os("POSTERN_POLICY")
@@ -57,9 +62,13 @@ fn main() {
             };
             let controller =
                 tauri::async_runtime::block_on(Controller::start(options, shell.clone()));
-            app.manage(controller);
-            if !background {
-                shell::show_window(&handle);
+            app.manage(controller.clone());
+            if (!background || tray.is_err()) && !shell::show_window(&handle) && tray.is_err() {
+                eprintln!(
+                    "postern-app: neither the tray icon nor the window can be shown. Is a graphical session running? `postern` works without one."
+                );
+                tauri::async_runtime::block_on(controller.shutdown());
+                std::process::exit(1);
             }
             // Benchmarks and tests wait for this line.
             eprintln!(

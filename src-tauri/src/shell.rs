@@ -65,18 +65,23 @@ pub fn create_tray(app: &AppHandle) -> tauri::Result<()> {
 }
 
 /// Shows the window, creating it if it was closed (closing frees the web view's memory).
-pub fn show_window(app: &AppHandle) {
+/// `false` when it could not open (logged).
+pub fn show_window(app: &AppHandle) -> bool {
     if let Some(window) = app.get_webview_window(MAIN_WINDOW) {
         let _ = window.show();
         let _ = window.set_focus();
-        return;
+        return true;
     }
     let built = WebviewWindowBuilder::new(app, MAIN_WINDOW, WebviewUrl::App("index.html".into()))
         .title("Postern")
         .inner_size(520.0, 720.0)
         .build();
-    if let Err(e) = built {
-        tracing::warn!("the window could not open: {e}");
+    match built {
+        Ok(_) => true,
+        Err(e) => {
+            tracing::warn!("the window could not open: {e}");
+            false
+        }
     }
 }
 
@@ -92,7 +97,9 @@ fn on_menu(app: &AppHandle, id: &str) {
             tauri::async_runtime::spawn(async move {
                 match controller.connect_obvious().await {
                     Ok(true) => {}
-                    Ok(false) => show_window(&app),
+                    Ok(false) => {
+                        show_window(&app);
+                    }
                     Err(e) => {
                         tracing::warn!("connect from the tray: {e}");
                         show_window(&app);
@@ -106,7 +113,9 @@ fn on_menu(app: &AppHandle, id: &str) {
                 let _ = controller.disconnect().await;
             });
         }
-        Some(MenuAction::OpenWindow) => show_window(&app),
+        Some(MenuAction::OpenWindow) => {
+            show_window(&app);
+        }
         Some(MenuAction::ExportDiagnostics) => {
             show_window(&app);
             api::SHOW_DIAGNOSTICS.emit(&app, &());

@@ -69,8 +69,10 @@ def test_a_silent_install_and_removal_leave_the_machine_as_it_was_but_the_policy
 
         code, out = wine_quiet(INSTALLER, "/S", timeout=300)
         assert code == 0, out
-        for exe in ("postern.exe", "postern-helper.exe", "uninstall.exe"):
+        for exe in ("postern.exe", "postern-helper.exe", "postern-app.exe", "uninstall.exe"):
             assert (INSTALLED / exe).is_file(), f"{exe} not installed: {list(INSTALLED.iterdir())}"
+        shortcut = PREFIX / "drive_c" / "ProgramData" / "Microsoft" / "Windows" / "Start Menu" / "Programs" / "Postern.lnk"
+        assert shortcut.is_file(), "no Start menu entry for the app"
         image = reg_value(SERVICE_KEY, "ImagePath")
         assert image and "postern-helper.exe" in image and "--service" in image, image
         # Automatic start (SERVICE_AUTO_START = 2), as LocalSystem.
@@ -100,6 +102,7 @@ def test_a_silent_install_and_removal_leave_the_machine_as_it_was_but_the_policy
         assert reg_value(ENVIRONMENT_KEY, "Path") == path_before
         assert policy.read_text() == "# the organization's policy\n"
         assert not (PROGRAM_DATA / "helper").exists(), "the helper's files were left"
+        assert not shortcut.exists(), "the Start menu entry was left"
     finally:
         holder.kill()
         holder.wait(timeout=30)
