@@ -147,22 +147,35 @@ def test_a_second_helper_on_the_same_pipe_is_refused(service):
     assert helper_answers(service["pipe"])
 
 
-def test_a_missing_openvpn_exe_is_named(pki):
-    """The helper in a console (as a developer runs it), with no OpenVPN where it is told."""
+def connect_through_console_helper(pki, openvpn, env=None):
+    """The helper in a console (as a developer runs it) with `openvpn`, and one connect."""
     tag = uuid.uuid4().hex[:8]
     pipe = rf"\\.\pipe\postern-helper-{tag}"
     helper = subprocess.Popen(
-        [WINE, HELPER, "--socket", pipe, "--openvpn", r"C:\Program Files\OpenVPN\bin\openvpn.exe",
+        [WINE, HELPER, "--socket", pipe, "--openvpn", openvpn,
          "--state-dir", rf"C:\ProgramData\Postern\test-{tag}\tunnel"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        env=dict(os.environ, **(env or {})), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_until("the console helper serves its pipe", lambda: helper_answers(pipe))
         name = f"corp-{tag}"
         import_profile(pki, name, "cvpn-endpoint-0123456789abcdef0.prod.clientvpn.eu-west-1.amazonaws.com")
         refused = postern("vpn", "connect", name, env={"POSTERN_HELPER_SOCKET": pipe}, timeout=90)
-        assert refused.returncode == VPN_FAILED, refused.stdout + refused.stderr
-        assert r"C:\Program Files\OpenVPN\bin\openvpn.exe" in refused.stderr, refused.stderr
         postern("vpn", "remove", name)
+        return refused
     finally:
         helper.kill()
         helper.wait(timeout=30)
+
+
+def test_a_missing_openvpn_exe_is_named(pki):
+    missing = r"C:\Program Files\OpenVPN\bin\openvpn.exe"
+    refused = connect_through_console_helper(pki, missing)
+    assert refused.returncode == VPN_FAILED, refused.stdout + refused.stderr
+    assert missing in refused.stderr, refused.stderr
+
+
+def test_an_openvpn_older_than_2_5_is_refused_with_its_version(pki):
+    refused = connect_through_console_helper(pki, windows_path(STAND_IN),
+                                             env={"STAND_IN_OPENVPN_VERSION": "2.4.12"})
+    assert refused.returncode == VPN_FAILED, refused.stdout + refused.stderr
+    assert "OpenVPN 2.4.12 is too old" in refused.stderr, refused.stderr

@@ -22,8 +22,10 @@ fn value_after<'a>(args: &'a [String], flag: &str) -> Option<&'a str> {
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().map(String::as_str) == Some("--version") {
+        // An older OpenVPN on request, for the helper's version check.
+        let version = std::env::var("STAND_IN_OPENVPN_VERSION").unwrap_or_else(|_| "2.6.14".into());
         println!(
-            "OpenVPN 2.6.14 x86_64-w64-mingw32 [SSL (OpenSSL)] [LZO] [LZ4] [PKCS11] [AEAD] [DCO]"
+            "OpenVPN {version} x86_64-w64-mingw32 [SSL (OpenSSL)] [LZO] [LZ4] [PKCS11] [AEAD] [DCO]"
         );
         println!("library versions: OpenSSL 3.4.1 11 Feb 2025, LZO 2.10");
         return ExitCode::SUCCESS;
