@@ -35,8 +35,10 @@ use clap::Parser;
 use postern_ipc::peer::UserId;
 
 /// Where the helper keeps its files: the running profile, OpenVPN's pid, its log.
-#[cfg(unix)]
+#[cfg(all(unix, not(target_os = "macos")))]
 const STATE_DIR: &str = "/run/postern/tunnel";
+#[cfg(target_os = "macos")]
+const STATE_DIR: &str = "/var/run/postern/tunnel";
 #[cfg(windows)]
 const STATE_DIR: &str = r"C:\ProgramData\Postern\helper\tunnel";
 
@@ -59,9 +61,10 @@ pub struct Args {
     /// Private directory for the running profile and OpenVPN's management socket.
     #[arg(long, default_value = STATE_DIR)]
     pub state_dir: PathBuf,
-    /// The OpenVPN binary.
-    #[arg(long, default_value = openvpn::DEFAULT_OPENVPN)]
-    pub openvpn: PathBuf,
+    /// The OpenVPN binary. Default: the first of the places this OS's packages put it
+    /// (`openvpn::STOCK_OPENVPN`).
+    #[arg(long)]
+    pub openvpn: Option<PathBuf>,
     /// An OpenVPN build that can carry real-sized SAML assertions (AWS's). Default: the AWS VPN
     /// Client's bundled binary where it is installed; otherwise stock OpenVPN, whose limit of
     /// 256 characters per management parameter only fits tiny (lab) assertions.

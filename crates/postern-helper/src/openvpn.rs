@@ -24,12 +24,37 @@ use tokio::process::{Child, Command};
 /// How long OpenVPN has to open its management interface after it starts.
 const ATTACH_WITHIN: Duration = Duration::from_secs(10);
 
-/// The stock OpenVPN, where its packages and installers put it.
-pub const DEFAULT_OPENVPN: &str = if cfg!(windows) {
-    r"C:\Program Files\OpenVPN\bin\openvpn.exe"
-} else {
-    "/usr/sbin/openvpn"
-};
+/// The stock OpenVPN, where this OS's packages and installers put it, in the order tried.
+#[cfg(windows)]
+pub const STOCK_OPENVPN: &[&str] = &[r"C:\Program Files\OpenVPN\bin\openvpn.exe"];
+/// Homebrew on Apple silicon, then on Intel, then MacPorts.
+#[cfg(target_os = "macos")]
+pub const STOCK_OPENVPN: &[&str] = &[
+    "/opt/homebrew/sbin/openvpn",
+    "/usr/local/sbin/openvpn",
+    "/opt/local/sbin/openvpn",
+];
+#[cfg(all(unix, not(target_os = "macos")))]
+pub const STOCK_OPENVPN: &[&str] = &["/usr/sbin/openvpn"];
+
+/// The OpenVPN to run: the one named, else the first of `candidates` that exists, else the
+/// first candidate (so that the error names where OpenVPN was expected).
+pub fn stock_binary(
+    named: Option<&Path>,
+    candidates: &[&str],
+    exists: impl Fn(&Path) -> bool,
+) -> PathBuf {
+    if let Some(path) = named {
+        return path.to_path_buf();
+    }
+    candidates
+        .iter()
+        .map(Path::new)
+        .find(|p| exists(p))
+        .or_else(|| candidates.first().map(Path::new))
+        .unwrap_or(Path::new("openvpn"))
+        .to_path_buf()
+}
 
 /// Where the AWS VPN Client installs its OpenVPN build, which carries real-sized assertions.
 pub const AWS_CLIENT_OPENVPN: &[&str] = &[
@@ -399,6 +424,22 @@ fn signal(pid: i32, signal: rustix::process::Signal) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_named_openvpn_wins_else_the_first_that_is_installed_else_the_first_place() {
+        let places = ["/opt/homebrew/sbin/openvpn", "/usr/local/sbin/openvpn"];
+        let named = Path::new("/custom/openvpn");
+        assert_eq!(stock_binary(Some(named), &places, |_| false), named);
+        let intel = |p: &Path| p == Path::new("/usr/local/sbin/openvpn");
+        assert_eq!(
+            stock_binary(None, &places, intel),
+            Path::new("/usr/local/sbin/openvpn")
+        );
+        assert_eq!(
+            stock_binary(None, &places, |_| false),
+            Path::new("/opt/homebrew/sbin/openvpn")
+        );
+    }
 
     #[test]
     fn the_answer_to_echo_all_is_read_as_openvpn_writes_it() {

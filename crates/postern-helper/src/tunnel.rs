@@ -4,7 +4,7 @@
 //! user that asked for it (see [`crate::owner`]).
 
 use std::collections::VecDeque;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -216,8 +216,14 @@ impl Supervisor {
             });
             Err(HelperError::Tunnel { failure: cause })
         };
+        // Looked for on each connect: OpenVPN may be installed after the helper started.
+        let stock = openvpn::stock_binary(
+            self.args.openvpn.as_deref(),
+            openvpn::STOCK_OPENVPN,
+            Path::is_file,
+        );
         let (openvpn, federation) = match profile.auth {
-            AuthMode::Certificate => (self.args.openvpn.clone(), None),
+            AuthMode::Certificate => (stock, None),
             AuthMode::Federated => {
                 let aws_build = self.args.saml_openvpn.clone().or_else(|| {
                     AWS_CLIENT_OPENVPN
@@ -228,7 +234,7 @@ impl Supervisor {
                 match aws_build {
                     Some(path) => (path, Some(Federation { limit: None })),
                     None => (
-                        self.args.openvpn.clone(),
+                        stock,
                         Some(Federation {
                             limit: Some(STOCK_PARAMETER_LIMIT),
                         }),
@@ -559,8 +565,6 @@ mod tests {
     use clap::Parser;
 
     use super::*;
-    use std::path::Path;
-
     use crate::owner::tests::{administrator, caller, user};
 
     const ALICE: u32 = 1000;

@@ -30,9 +30,11 @@ pub const MAX_FRAME: usize = 1024 * 1024;
 pub const FRAME_DEADLINE: Duration = Duration::from_secs(10);
 /// A new connection must have said Hello within this, or it is closed.
 pub const HELLO_DEADLINE: Duration = Duration::from_secs(10);
-/// Where the helper listens unless told otherwise.
-#[cfg(not(windows))]
+/// Where the helper listens unless told otherwise (macOS has no `/run`).
+#[cfg(all(unix, not(target_os = "macos")))]
 pub const DEFAULT_SOCKET: &str = "/run/postern/helper.sock";
+#[cfg(target_os = "macos")]
+pub const DEFAULT_SOCKET: &str = "/var/run/postern/helper.sock";
 #[cfg(windows)]
 pub const DEFAULT_SOCKET: &str = r"\\.\pipe\postern-helper";
 /// Overrides [`DEFAULT_SOCKET`] for the CLI (labs and tests).
