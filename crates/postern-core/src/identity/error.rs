@@ -5,7 +5,7 @@
 use crate::problem::{ExitCode, Problem};
 use crate::text::escape_control;
 
-use super::store::KeychainError;
+use postern_keychain::KeychainError;
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum IdentityError {

@@ -5,7 +5,7 @@
 //!   refresh grants) reused until an hour before it expires.
 //! - Refresh before expiry; `invalid_grant` means "sign in again".
 //! - Single flight across processes: a lock file, then re-read the keychain.
-//! - Every secret in the OS keychain ([`store`]); the AWS CLI cache export is opt-in.
+//! - Every secret in the OS keychain ([`postern_keychain`]); the AWS CLI cache export is opt-in.
 
 mod cli_cache;
 mod error;
@@ -15,7 +15,6 @@ mod portal;
 mod records;
 mod secret;
 mod single_flight;
-pub mod store;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -29,11 +28,11 @@ pub use cli_cache::SSO_SESSION_NAME;
 pub use error::IdentityError;
 pub use oidc::Endpoints;
 pub use portal::{Account, RoleCredentials};
+#[cfg(any(test, feature = "test-support"))]
+pub use postern_keychain::MemoryStore;
+pub use postern_keychain::{KeychainError, KeyringStore, SecretStore, keychain_calls_in_progress};
 pub use records::{ClientRegistration, Freshness, SignInMethod, TokenSet};
 pub use secret::SecretText;
-#[cfg(any(test, feature = "test-support"))]
-pub use store::MemoryStore;
-pub use store::{KeychainError, KeyringStore, SecretStore, keychain_calls_in_progress};
 
 use oidc::{OidcClient, PollOutcome};
 use pkce::{CallbackListener, PkceAttempt};

@@ -12,7 +12,7 @@ use std::sync::Mutex;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use crate::problem::{ExitCode, Problem};
+use postern_types::problem::{ExitCode, Problem};
 
 /// The keychain "service" every Postern item is filed under.
 pub const KEYCHAIN_SERVICE: &str = "postern";
