@@ -62,7 +62,15 @@ def test_a_silent_install_and_removal_leave_the_machine_as_it_was_but_the_policy
     holder = subprocess.Popen([WINE, "cmd", "/c", "pause"], stdin=subprocess.PIPE,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
+        # An entry that merely begins like the install folder must come through untouched.
+        lookalike = r"C:\Program Files\Postern Tools"
+        original = reg_value(ENVIRONMENT_KEY, "Path")
+        if lookalike not in original.split(";"):
+            code, out = wine_quiet("reg", "add", ENVIRONMENT_KEY, "/v", "Path", "/t", "REG_EXPAND_SZ",
+                                   "/d", f"{original};{lookalike}", "/f")
+            assert code == 0, out
         path_before = reg_value(ENVIRONMENT_KEY, "Path")
+        assert lookalike in path_before.split(";"), path_before
         PROGRAM_DATA.mkdir(parents=True, exist_ok=True)
         policy = PROGRAM_DATA / "policy.toml"
         policy.write_text("# the organization's policy\n")

@@ -88,10 +88,12 @@ impl Management {
         #[cfg(windows)]
         {
             let _ = state_dir;
+            let proof = random_hex()
+                .ok_or_else(|| std::io::Error::other("the system's random generator failed"))?;
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
             Ok(Self {
                 listener,
-                proof: format!("postern-proof-{}", random_hex()),
+                proof: format!("postern-proof-{proof}"),
             })
         }
     }
@@ -170,8 +172,8 @@ impl Management {
     }
 
     /// Whether the connection from `peer` may be `child`'s: refused when the system's TCP
-    /// table names another process. (Some systems, wine among them, name none: the proof
-    /// decides alone.)
+    /// table cannot be read, does not list the connection, or names another process. (Wine
+    /// names none, pid 0: there the proof decides alone.)
     #[cfg(windows)]
     fn held_by(&self, child: &Child, peer: std::net::SocketAddr) -> bool {
         use std::net::SocketAddr;
@@ -181,14 +183,14 @@ impl Management {
         };
         let holder = crate::loopback::tcp_connections()
             .ok()
-            .and_then(|rows| crate::loopback::peer_process(&rows, peer, ours))
-            .filter(|pid| *pid != 0);
+            .and_then(|rows| crate::loopback::peer_process(&rows, peer, ours));
         match holder {
-            Some(pid) if Some(pid) != child.id() => {
-                tracing::warn!(from = %peer, pid, "a process other than the helper's OpenVPN dialled its management port: refused");
+            Some(0) => true,
+            Some(pid) if Some(pid) == child.id() => true,
+            other => {
+                tracing::warn!(from = %peer, pid = ?other, "a connection to OpenVPN's management port not held by the helper's OpenVPN: refused");
                 false
             }
-            _ => true,
         }
     }
 
@@ -208,13 +210,20 @@ async fn proved(
     writer: &mut ManagementWriter,
     proof: &str,
 ) -> Option<String> {
-    use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
     writer.write_all(b"echo all\n").await.ok()?;
     let reading = async {
         let (mut said, mut seen, mut line) = (String::new(), false, String::new());
-        loop {
+        // Bounded: OpenVPN's answer is a few short lines; a stranger's stream is cut off.
+        for _ in 0..64 {
             line.clear();
-            if reader.read_line(&mut line).await.ok()? == 0 {
+            if (&mut *reader)
+                .take(MAX_LINE)
+                .read_line(&mut line)
+                .await
+                .ok()?
+                == 0
+            {
                 return None;
             }
             match echo_answer(line.trim_end()) {
@@ -223,13 +232,18 @@ async fn proved(
                 EchoLine::Other => said.push_str(&line),
             }
         }
+        None
     };
     tokio::time::timeout(PROOF_WITHIN, reading).await.ok()?
 }
 
-/// How long the other end has to echo the proof.
+/// How long the other end has to echo the proof: OpenVPN answers at once, and a silent
+/// stranger must not eat the time OpenVPN has to dial in.
 #[cfg(windows)]
-const PROOF_WITHIN: Duration = Duration::from_secs(5);
+const PROOF_WITHIN: Duration = Duration::from_secs(1);
+/// The longest line read before the proof.
+#[cfg(windows)]
+const MAX_LINE: u64 = 4096;
 
 /// One line of the answer to `echo all`: `TIME,TEXT` lines, then `END`; real-time
 /// notifications (`>…`) may come in between.
@@ -256,16 +270,25 @@ fn echo_answer(line: &str) -> EchoLine<'_> {
     }
 }
 
-/// 128 random bits as hex, from the OS's generator (std seeds its hash keys from it).
+/// 128 random bits as hex, from the system's generator. `None` if it fails (it does not, on
+/// any supported Windows): then no proof can be made and the tunnel is not started.
 #[cfg(windows)]
-fn random_hex() -> String {
-    use std::hash::{BuildHasher, Hasher};
-    let half = |n: u64| {
-        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-        h.write_u64(n);
-        h.finish()
+#[allow(unsafe_code, reason = "one call to the system's random generator")]
+fn random_hex() -> Option<String> {
+    use windows_sys::Win32::Security::Cryptography::{
+        BCRYPT_USE_SYSTEM_PREFERRED_RNG, BCryptGenRandom,
     };
-    format!("{:016x}{:016x}", half(1), half(2))
+    let mut bytes = [0u8; 16];
+    // SAFETY: the buffer is 16 writable bytes and its length is passed with it.
+    let status = unsafe {
+        BCryptGenRandom(
+            std::ptr::null_mut(),
+            bytes.as_mut_ptr(),
+            bytes.len() as u32,
+            BCRYPT_USE_SYSTEM_PREFERRED_RNG,
+        )
+    };
+    (status == 0).then(|| bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 /// Starts OpenVPN with the fixed argument list. Everything after `--config` overrides the
@@ -340,11 +363,18 @@ pub async fn check_version(binary: &Path) -> Result<(), TunnelFailure> {
 }
 
 /// Writes a file only the helper's account can read: mode 0600 on Unix; on Windows the state
-/// directory's protected DACL (SYSTEM and Administrators), which the file inherits.
+/// directory's protected DACL (SYSTEM and Administrators), which the file inherits. A file of
+/// that name is removed first and the new one created, never reused: one left or planted there
+/// keeps its own permissions.
 pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
+    match std::fs::remove_file(path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
     let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
+    options.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
     let mut f = options.open(path)?;
@@ -352,8 +382,19 @@ pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 }
 
 /// Creates the state directory so that only the helper's account (and, on Windows, the
-/// machine's administrators) can enter it.
+/// machine's administrators) can enter it. On Windows a folder that is a link (a junction a
+/// user put there) is refused, and an existing folder is taken over: owner Administrators,
+/// the private DACL, whatever its maker had granted.
 pub fn make_private_dir(dir: &Path) -> Result<(), String> {
+    #[cfg(windows)]
+    for level in dir.ancestors().take(3) {
+        if std::fs::symlink_metadata(level).is_ok_and(|m| m.file_type().is_symlink()) {
+            return Err(format!(
+                "{} is a link, not a folder: refusing to keep private files through it",
+                level.display()
+            ));
+        }
+    }
     std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     #[cfg(unix)]
     {
@@ -367,10 +408,21 @@ pub fn make_private_dir(dir: &Path) -> Result<(), String> {
     Ok(())
 }
 
-/// SYSTEM and Administrators, full control, inherited by what is made inside; nothing
-/// inherited from above (`%ProgramData%` lets every user read and create).
+/// Owned by Administrators; SYSTEM and Administrators, full control, inherited by what is made
+/// inside; nothing inherited from above (`%ProgramData%` lets every user read and create).
 #[cfg(windows)]
-pub const PRIVATE_DIR_SDDL: &str = "D:P(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)";
+pub const PRIVATE_DIR_SDDL: &str = "O:BAD:P(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)";
+
+/// The running profile (with its key) while OpenVPN reads it.
+pub fn profile_file(state_dir: &Path) -> PathBuf {
+    state_dir.join("profile.ovpn")
+}
+
+/// Removes what a tunnel may have left in the state directory: its profile above all.
+pub fn remove_leftovers(state_dir: &Path) {
+    let _ = std::fs::remove_file(profile_file(state_dir));
+    let _ = std::fs::remove_file(pid_file(state_dir));
+}
 
 /// The pid file of the running OpenVPN.
 pub fn pid_file(state_dir: &Path) -> PathBuf {
@@ -407,7 +459,8 @@ pub async fn end_stale_tunnel(state_dir: &Path) {
             }
         }
     }
-    let _ = std::fs::remove_file(pid_file(state_dir));
+    // A helper that crashed (or whose stop ran out of time) may have left the profile.
+    remove_leftovers(state_dir);
 }
 
 /// Signals a process through the kernel, not a `kill` found on PATH (this runs as root).

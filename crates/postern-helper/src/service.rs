@@ -135,6 +135,9 @@ pub async fn run(args: Args, stop: impl Future<Output = ()>) -> Result<(), Strin
         () = stop => Ok(()),
     };
     let _ = helper.supervisor.disconnect(&Caller::helper()).await;
+    // The key-bearing profile goes even if OpenVPN outlived the wait (the pid file stays, so
+    // the next start ends that OpenVPN).
+    let _ = std::fs::remove_file(crate::openvpn::profile_file(&args.state_dir));
     #[cfg(unix)]
     let _ = std::fs::remove_file(&args.socket);
     stopped
@@ -225,7 +228,7 @@ mod tests {
         assert_eq!(
             sddl,
             format!(
-                "O:{ADMINISTRATORS}D:P(A;;GA;;;S-1-5-18)(A;;GA;;;{ADMINISTRATORS})(A;;GRGW;;;S-1-5-21-7-7-7-1001)(A;;GRGW;;;{USERS})"
+                "O:{ADMINISTRATORS}D:P(A;;GA;;;S-1-5-18)(A;;GA;;;{ADMINISTRATORS})(A;;0x12019b;;;S-1-5-21-7-7-7-1001)(A;;0x12019b;;;{USERS})"
             )
         );
         let name = format!(r"\\.\pipe\postern-helper-test-{}", std::process::id());

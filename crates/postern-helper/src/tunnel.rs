@@ -263,7 +263,7 @@ impl Supervisor {
                 checked.push(fingerprint);
             }
         }
-        let config = self.args.state_dir.join("profile.ovpn");
+        let config = openvpn::profile_file(&self.args.state_dir);
         let management = match Management::prepare(&self.args.state_dir).await {
             Ok(m) => m,
             Err(e) => {

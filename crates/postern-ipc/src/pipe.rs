@@ -17,16 +17,22 @@ pub const SYSTEM: &str = "S-1-5-18";
 /// BUILTIN\Administrators.
 pub const ADMINISTRATORS: &str = "S-1-5-32-544";
 
+/// What a pipe's clients may do: FILE_GENERIC_READ and FILE_GENERIC_WRITE (READ_CONTROL
+/// included, which a client needs to check the owner) without FILE_APPEND_DATA, which on a pipe
+/// is FILE_CREATE_PIPE_INSTANCE: with it a client could serve instances of the pipe itself and
+/// receive other clients' requests.
+pub const CLIENT_ACCESS: &str = "0x12019b";
+
 /// The security descriptor of a pipe owned by `owner` (a SID string) that SYSTEM and `owner` may
-/// use fully and each of `clients` may read and write (`GRGW` includes READ_CONTROL, which a
-/// client needs to check the owner). Protected (`P`): nothing is inherited.
+/// use fully and each of `clients` may read and write ([`CLIENT_ACCESS`]). Protected (`P`):
+/// nothing is inherited.
 pub fn pipe_sddl(owner: &str, clients: &[&str]) -> String {
     let mut sddl = format!("O:{owner}D:P(A;;GA;;;{SYSTEM})");
     if owner != SYSTEM {
         sddl.push_str(&format!("(A;;GA;;;{owner})"));
     }
     for client in clients.iter().filter(|c| **c != owner && **c != SYSTEM) {
-        sddl.push_str(&format!("(A;;GRGW;;;{client})"));
+        sddl.push_str(&format!("(A;;{CLIENT_ACCESS};;;{client})"));
     }
     sddl
 }
@@ -72,10 +78,11 @@ mod win32 {
         GetSecurityInfo, SDDL_REVISION_1, SE_FILE_OBJECT, SE_KERNEL_OBJECT, SetNamedSecurityInfoW,
     };
     use windows_sys::Win32::Security::{
-        ACL, DACL_SECURITY_INFORMATION, GetSecurityDescriptorDacl, GetTokenInformation,
-        LookupAccountNameW, OWNER_SECURITY_INFORMATION, PROTECTED_DACL_SECURITY_INFORMATION,
-        PSECURITY_DESCRIPTOR, PSID, RevertToSelf, SECURITY_ATTRIBUTES, SID_NAME_USE, TOKEN_GROUPS,
-        TOKEN_INFORMATION_CLASS, TOKEN_QUERY, TOKEN_USER, TokenGroups, TokenUser,
+        ACL, DACL_SECURITY_INFORMATION, GetSecurityDescriptorDacl, GetSecurityDescriptorOwner,
+        GetTokenInformation, LookupAccountNameW, OWNER_SECURITY_INFORMATION,
+        PROTECTED_DACL_SECURITY_INFORMATION, PSECURITY_DESCRIPTOR, PSID, RevertToSelf,
+        SECURITY_ATTRIBUTES, SID_NAME_USE, SidTypeAlias, SidTypeGroup, SidTypeWellKnownGroup,
+        TOKEN_GROUPS, TOKEN_INFORMATION_CLASS, TOKEN_QUERY, TOKEN_USER, TokenGroups, TokenUser,
     };
     use windows_sys::Win32::System::Pipes::{
         GetNamedPipeClientProcessId, ImpersonateNamedPipeClient,
@@ -267,8 +274,10 @@ mod win32 {
         Ok(wide_string(text))
     }
 
-    /// Replaces a directory's DACL with the one in `sddl` (e.g. `D:P(A;OICI;FA;;;SY)`),
-    /// protected, so nothing is inherited from its parent; what is made inside inherits it.
+    /// Replaces a directory's DACL with the one in `sddl` (e.g. `O:BAD:P(A;OICI;FA;;;SY)`),
+    /// protected, so nothing is inherited from its parent, and its owner when `sddl` names one
+    /// (so whoever made the folder first keeps no right over it); what is made inside inherits
+    /// the DACL.
     pub fn protect_directory(path: &std::path::Path, sddl: &str) -> io::Result<()> {
         let sddl = wide(OsStr::new(sddl));
         let mut descriptor: PSECURITY_DESCRIPTOR = null_mut();
@@ -291,14 +300,21 @@ mod win32 {
         if present == 0 || dacl.is_null() {
             return Err(io::Error::other("the descriptor has no DACL"));
         }
+        let mut owner: PSID = null_mut();
+        // SAFETY: a valid descriptor; the owner points into it and lives as long.
+        check(unsafe { GetSecurityDescriptorOwner(descriptor.0, &mut owner, &mut defaulted) })?;
+        let mut what = DACL_SECURITY_INFORMATION | PROTECTED_DACL_SECURITY_INFORMATION;
+        if !owner.is_null() {
+            what |= OWNER_SECURITY_INFORMATION;
+        }
         let name = wide(path.as_os_str());
-        // SAFETY: a NUL-terminated path and a DACL that outlives the call.
+        // SAFETY: a NUL-terminated path, an owner and a DACL that outlive the call.
         let rc = unsafe {
             SetNamedSecurityInfoW(
                 name.as_ptr(),
                 SE_FILE_OBJECT,
-                DACL_SECURITY_INFORMATION | PROTECTED_DACL_SECURITY_INFORMATION,
-                null_mut(),
+                what,
+                owner,
                 null_mut(),
                 dacl,
                 null(),
@@ -393,7 +409,8 @@ mod win32 {
                 &mut kind,
             )
         };
-        if found == 0 {
+        // A user (or a computer) of that name is not the group: only groups count.
+        if found == 0 || ![SidTypeGroup, SidTypeAlias, SidTypeWellKnownGroup].contains(&kind) {
             return None;
         }
         sid_string(sid.as_mut_ptr().cast()).ok()
@@ -471,7 +488,7 @@ mod tests {
         );
         assert_eq!(
             pipe_sddl(SYSTEM, &[ADMINISTRATORS, "S-1-5-21-9-1010", SYSTEM]),
-            "O:S-1-5-18D:P(A;;GA;;;S-1-5-18)(A;;GRGW;;;S-1-5-32-544)(A;;GRGW;;;S-1-5-21-9-1010)"
+            "O:S-1-5-18D:P(A;;GA;;;S-1-5-18)(A;;0x12019b;;;S-1-5-32-544)(A;;0x12019b;;;S-1-5-21-9-1010)"
         );
     }
 
@@ -525,7 +542,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let private = dir.path().join("private");
         std::fs::create_dir(&private).unwrap();
-        protect_directory(&private, "D:P(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)").unwrap();
+        protect_directory(&private, "O:BAD:P(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)").unwrap();
         assert!(protect_directory(&dir.path().join("missing"), "D:P(A;;FA;;;SY)").is_err());
         if std::env::var_os("WINEPREFIX").is_some() {
             // Wine keeps no DACL on files (it derives one from the Unix mode bits): what the

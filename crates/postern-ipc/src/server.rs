@@ -241,14 +241,23 @@ mod unix {
 pub use unix::accept_unix;
 
 /// Accepts on a named pipe for ever, one task per connection; the peer is the client's token
-/// (`pipe::client_peer`). Ends when the pipe cannot make its next instance.
+/// (`pipe::client_peer`). When the next instance cannot be made (the system's limit of
+/// instances, reached by clients that stay connected), it tries again after a pause rather
+/// than stop serving.
 #[cfg(windows)]
 pub async fn accept_pipe<V: Service>(
     mut listener: crate::pipe::PipeListener,
     service: Arc<V>,
     connections: Arc<Connections>,
 ) {
-    while let Ok(stream) = listener.accept().await {
+    loop {
+        let stream = match listener.accept().await {
+            Ok(stream) => stream,
+            Err(_) => {
+                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+                continue;
+            }
+        };
         let (service, connections) = (service.clone(), connections.clone());
         tokio::spawn(async move {
             let peer = crate::pipe::client_peer(&stream).ok();
