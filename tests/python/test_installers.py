@@ -55,7 +55,7 @@ def test_the_systemd_unit_passes_known_options_and_listens_where_linux_clients_l
 
 def test_the_windows_service_starts_the_helper_as_a_service_on_the_default_pipe():
     script = (INSTALLERS / "windows" / "postern.nsi").read_text()
-    create = next(l for l in script.splitlines() if "sc create ${SERVICE}" in l)
+    create = next(l for l in script.splitlines() if re.search(r'sc(\.exe)?"? create \$\{SERVICE\}', l))
     assert '--service"' in create or "--service " in create, create
     # No --socket: the service listens on the default pipe, where clients look.
     assert "--socket" not in create
