@@ -39,6 +39,13 @@ ${UnStrRep}
 ; Waits (up to 30 s) until the service has stopped: a running helper holds its executable, and a
 ; service is only deleted once stopped. Where `sc query` says nothing (no such service, or a
 ; system without the query), there is nothing to wait for.
+; Runs a command into the install log; its exit code is not needed (the step may rightly fail,
+; e.g. stopping a service that is not there).
+!macro RUN COMMAND
+  nsExec::ExecToLog `${COMMAND}`
+  Pop $9
+!macroend
+
 !macro FIND OUT TEXT PART
   !ifdef __UNINSTALL__
     ${UnStrStr} ${OUT} ${TEXT} ${PART}
@@ -77,11 +84,11 @@ ShowUninstDetails show
 Section "Postern"
   SetShellVarContext all
   ; A running helper holds its executable: stop it before the files are replaced.
-  nsExec::ExecToLog '"$SYSDIR\sc.exe" stop ${SERVICE}'
+  !insertmacro RUN '"$SYSDIR\sc.exe" stop ${SERVICE}'
   Call WaitStopped
   SetOutPath "$INSTDIR"
-  nsExec::ExecToLog '"$SYSDIR\icacls.exe" "$INSTDIR" /setowner *S-1-5-32-544'
-  nsExec::ExecToLog '"$SYSDIR\icacls.exe" "$INSTDIR" ${MACHINE_ACL}'
+  !insertmacro RUN '"$SYSDIR\icacls.exe" "$INSTDIR" /setowner *S-1-5-32-544'
+  !insertmacro RUN '"$SYSDIR\icacls.exe" "$INSTDIR" ${MACHINE_ACL}'
   File "${BIN_DIR}\postern.exe"
   File "${BIN_DIR}\postern-helper.exe"
 !ifdef WITH_APP
@@ -89,23 +96,23 @@ Section "Postern"
   CreateShortcut "$SMPROGRAMS\Postern.lnk" "$INSTDIR\postern-app.exe"
 !endif
   CreateDirectory "$APPDATA\Postern"
-  nsExec::ExecToLog '"$SYSDIR\icacls.exe" "$APPDATA\Postern" /setowner *S-1-5-32-544'
-  nsExec::ExecToLog '"$SYSDIR\icacls.exe" "$APPDATA\Postern" ${MACHINE_ACL}'
+  !insertmacro RUN '"$SYSDIR\icacls.exe" "$APPDATA\Postern" /setowner *S-1-5-32-544'
+  !insertmacro RUN '"$SYSDIR\icacls.exe" "$APPDATA\Postern" ${MACHINE_ACL}'
 
   ; The Windows form of the `postern` group: its members may drive the helper. An existing
   ; group (a reinstall, or one IT made) is kept as it is.
-  nsExec::ExecToLog '"$SYSDIR\net.exe" localgroup postern /add /comment:"May connect the company VPN through Postern"'
+  !insertmacro RUN '"$SYSDIR\net.exe" localgroup postern /add /comment:"May connect the company VPN through Postern"'
 
   ; The helper service: replaced if a previous install left one.
-  nsExec::ExecToLog '"$SYSDIR\sc.exe" delete ${SERVICE}'
+  !insertmacro RUN '"$SYSDIR\sc.exe" delete ${SERVICE}'
   nsExec::ExecToLog '"$SYSDIR\sc.exe" create ${SERVICE} binPath= "\"$INSTDIR\postern-helper.exe\" --service" start= auto DisplayName= "Postern VPN helper"'
   Pop $0
   StrCmp $0 "0" +2
     Abort "The Postern helper service could not be created (sc create said $0)."
-  nsExec::ExecToLog '"$SYSDIR\sc.exe" description ${SERVICE} "Runs the company VPN for Postern, from profiles it checks."'
+  !insertmacro RUN '"$SYSDIR\sc.exe" description ${SERVICE} "Runs the company VPN for Postern, from profiles it checks."'
   ; Restarted if it ever ends on its own, so its pipe is not left for another process to take.
-  nsExec::ExecToLog '"$SYSDIR\sc.exe" failure ${SERVICE} reset= 86400 actions= restart/5000/restart/5000/restart/60000'
-  nsExec::ExecToLog '"$SYSDIR\sc.exe" start ${SERVICE}'
+  !insertmacro RUN '"$SYSDIR\sc.exe" failure ${SERVICE} reset= 86400 actions= restart/5000/restart/5000/restart/60000'
+  !insertmacro RUN '"$SYSDIR\sc.exe" start ${SERVICE}'
 
   ; The CLI on every user's PATH (once), matched as a whole entry.
   ClearErrors
@@ -137,9 +144,9 @@ SectionEnd
 Section "Uninstall"
   SetShellVarContext all
   ; Stopping the helper ends the tunnel (OpenVPN ends with the helper's connection).
-  nsExec::ExecToLog '"$SYSDIR\sc.exe" stop ${SERVICE}'
+  !insertmacro RUN '"$SYSDIR\sc.exe" stop ${SERVICE}'
   Call un.WaitStopped
-  nsExec::ExecToLog '"$SYSDIR\sc.exe" delete ${SERVICE}'
+  !insertmacro RUN '"$SYSDIR\sc.exe" delete ${SERVICE}'
 
   ; The folder off PATH: whole entries only (`…\Postern Tools` is another folder).
   ClearErrors
