@@ -160,15 +160,7 @@ fn a_recorded_connect_publishes_its_phases_applies_the_push_and_ends_stopped() {
         })
     );
     // Disconnect: Disconnecting, SIGTERM; once OpenVPN is gone, the DNS is taken back.
-    assert_eq!(
-        m.handle(Input::Stop),
-        vec![
-            Output::Publish(TunnelState::Disconnecting {
-                profile: "corp".into()
-            }),
-            Output::Send(SIGTERM.into())
-        ]
-    );
+    assert_stop_is_sent(&mut m);
     assert!(
         m.handle(Input::Stop).is_empty(),
         "a second stop changes nothing"
@@ -178,16 +170,7 @@ fn a_recorded_connect_publishes_its_phases_applies_the_push_and_ends_stopped() {
         .skip_while(|l| !l.contains("EXITING"))
         .map(|l| format!("{l}\n"))
         .collect();
-    assert!(published(&run(&mut m, &rest, &applied())).is_empty());
-    assert_eq!(
-        m.finish(),
-        (
-            vec![Output::RevertDns {
-                device: Some("tun0".into())
-            }],
-            Outcome::Stopped
-        )
-    );
+    assert_ends_stopped(&mut m, &rest);
 }
 
 #[test]
@@ -233,6 +216,12 @@ fn assert_restarted(out: Vec<Output>, reason: &str) {
 
 /// The end of a recorded session: the owner stops, OpenVPN exits, the DNS is taken back.
 fn assert_stops(m: &mut TunnelMachine, rest: &str) {
+    assert_stop_is_sent(m);
+    assert_ends_stopped(m, rest);
+}
+
+/// Stop: Disconnecting, and SIGTERM to OpenVPN.
+fn assert_stop_is_sent(m: &mut TunnelMachine) {
     assert_eq!(
         m.handle(Input::Stop),
         vec![
@@ -242,6 +231,10 @@ fn assert_stops(m: &mut TunnelMachine, rest: &str) {
             Output::Send(SIGTERM.into())
         ]
     );
+}
+
+/// OpenVPN's last lines (`rest`) publish nothing, and once it is gone the DNS is taken back.
+fn assert_ends_stopped(m: &mut TunnelMachine, rest: &str) {
     assert!(published(&run(m, rest, &applied())).is_empty());
     assert_eq!(
         m.finish(),
