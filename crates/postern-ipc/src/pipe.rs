@@ -166,7 +166,8 @@ mod win32 {
         }
     }
 
-    fn create(name: &OsStr, sddl: &[u16], first: bool) -> io::Result<NamedPipeServer> {
+    /// The security descriptor an SDDL string (NUL-terminated) describes.
+    fn descriptor_of(sddl: &[u16]) -> io::Result<Local> {
         let mut descriptor: PSECURITY_DESCRIPTOR = null_mut();
         // SAFETY: `sddl` is NUL-terminated; the descriptor is freed by `Local`.
         check(unsafe {
@@ -177,10 +178,31 @@ mod win32 {
                 null_mut(),
             )
         })?;
-        let _descriptor = Local(descriptor);
+        Ok(Local(descriptor))
+    }
+
+    /// The parts `what` of a security descriptor, as SDDL.
+    fn sddl_of(descriptor: &Local, what: u32) -> io::Result<String> {
+        let mut text: *mut u16 = null_mut();
+        // SAFETY: a valid descriptor; the string is freed by `Local`.
+        check(unsafe {
+            ConvertSecurityDescriptorToStringSecurityDescriptorW(
+                descriptor.0,
+                SDDL_REVISION_1,
+                what,
+                &mut text,
+                null_mut(),
+            )
+        })?;
+        let _text = Local(text.cast());
+        Ok(wide_string(text))
+    }
+
+    fn create(name: &OsStr, sddl: &[u16], first: bool) -> io::Result<NamedPipeServer> {
+        let descriptor = descriptor_of(sddl)?;
         let mut attributes = SECURITY_ATTRIBUTES {
             nLength: size_of::<SECURITY_ATTRIBUTES>() as u32,
-            lpSecurityDescriptor: descriptor,
+            lpSecurityDescriptor: descriptor.0,
             bInheritHandle: 0,
         };
         // SAFETY: the attributes and their descriptor outlive the call.
@@ -259,19 +281,7 @@ mod win32 {
     pub fn pipe_security(pipe: &impl AsRawHandle) -> io::Result<String> {
         let what = OWNER_SECURITY_INFORMATION | DACL_SECURITY_INFORMATION;
         let (descriptor, _) = security_of(pipe, what)?;
-        let mut text: *mut u16 = null_mut();
-        // SAFETY: a valid descriptor; the string is freed by `Local`.
-        check(unsafe {
-            ConvertSecurityDescriptorToStringSecurityDescriptorW(
-                descriptor.0,
-                SDDL_REVISION_1,
-                what,
-                &mut text,
-                null_mut(),
-            )
-        })?;
-        let _text = Local(text.cast());
-        Ok(wide_string(text))
+        sddl_of(&descriptor, what)
     }
 
     /// Replaces a directory's DACL with the one in `sddl` (e.g. `O:BAD:P(A;OICI;FA;;;SY)`),
@@ -279,18 +289,7 @@ mod win32 {
     /// (so whoever made the folder first keeps no right over it); what is made inside inherits
     /// the DACL.
     pub fn protect_directory(path: &std::path::Path, sddl: &str) -> io::Result<()> {
-        let sddl = wide(OsStr::new(sddl));
-        let mut descriptor: PSECURITY_DESCRIPTOR = null_mut();
-        // SAFETY: a NUL-terminated SDDL; the descriptor is freed by `Local`.
-        check(unsafe {
-            ConvertStringSecurityDescriptorToSecurityDescriptorW(
-                sddl.as_ptr(),
-                SDDL_REVISION_1,
-                &mut descriptor,
-                null_mut(),
-            )
-        })?;
-        let descriptor = Local(descriptor);
+        let descriptor = descriptor_of(&wide(OsStr::new(sddl)))?;
         let (mut present, mut defaulted) = (0, 0);
         let mut dacl: *mut ACL = null_mut();
         // SAFETY: a valid descriptor; the DACL points into it and lives as long.
@@ -346,20 +345,7 @@ mod win32 {
         if rc != 0 {
             return Err(io::Error::from_raw_os_error(rc as i32));
         }
-        let descriptor = Local(descriptor);
-        let mut text: *mut u16 = null_mut();
-        // SAFETY: a valid descriptor; the string is freed by `Local`.
-        check(unsafe {
-            ConvertSecurityDescriptorToStringSecurityDescriptorW(
-                descriptor.0,
-                SDDL_REVISION_1,
-                DACL_SECURITY_INFORMATION,
-                &mut text,
-                null_mut(),
-            )
-        })?;
-        let _text = Local(text.cast());
-        Ok(wide_string(text))
+        sddl_of(&Local(descriptor), DACL_SECURITY_INFORMATION)
     }
 
     /// Opens a client connection, waiting (bounded) while every instance is busy.
