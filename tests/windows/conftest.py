@@ -5,11 +5,33 @@ first, they hold nothing of any test's, and stay up until the tests end."""
 import os
 import pathlib
 import subprocess
+import tempfile
+import time
 
 import pytest
 
 WINE = "/usr/lib/wine/wine64"
 PREFIX = pathlib.Path(os.environ.get("WINEPREFIX", ""))
+
+
+def run_wine(*args, timeout=120):
+    """A wine command whose output goes to files, not pipes: a wine daemon that it starts would
+    inherit a pipe and hold it open for ever."""
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        done = subprocess.run([WINE, *args], stdout=out, stderr=err, text=True, timeout=timeout)
+        out.seek(0)
+        err.seek(0)
+        return subprocess.CompletedProcess(done.args, done.returncode, out.read(), err.read())
+
+
+def wait_until(what, done, within=30.0):
+    """Polls `done` (bounded); the test fails, naming `what`, when it never holds."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if done():
+            return
+        time.sleep(0.3)
+    pytest.fail(f"{what} within {within} s")
 
 
 @pytest.fixture(scope="session", autouse=True)

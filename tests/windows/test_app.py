@@ -10,7 +10,8 @@ import time
 
 import pytest
 
-from test_cli import PREFIX, WINE, postern, windows_path
+from conftest import PREFIX, WINE
+from test_cli import postern, windows_path
 
 APP = os.environ.get("POSTERN_APP_EXE", "")
 

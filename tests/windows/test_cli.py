@@ -10,9 +10,9 @@ import uuid
 
 import pytest
 
+from conftest import PREFIX, WINE
+
 EXE = os.environ.get("POSTERN_EXE", "")
-WINE = "/usr/lib/wine/wine64"
-PREFIX = pathlib.Path(os.environ.get("WINEPREFIX", ""))
 BAD_INPUT = 3
 AGENT_UNAVAILABLE = 16
 

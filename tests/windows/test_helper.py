@@ -5,15 +5,13 @@ transcripts recorded from a real OpenVPN: the tunnel reaches Connected, and the 
 reason reaches the user. Run by scripts/windows."""
 import json
 import os
-import pathlib
 import subprocess
-import tempfile
-import time
 import uuid
 
 import pytest
 
-from test_cli import BAD_INPUT, PREFIX, WINE, postern, profile_text, pki, windows_path  # noqa: F401
+from conftest import PREFIX, WINE, run_wine, wait_until
+from test_cli import postern, profile_text, pki, windows_path  # noqa: F401 (pki: a fixture)
 
 HELPER = os.environ.get("POSTERN_HELPER_EXE", "")
 STAND_IN = os.environ.get("POSTERN_OPENVPN_STAND_IN", "")
@@ -25,28 +23,13 @@ pytestmark = pytest.mark.skipif(
 
 
 def sc(*args):
-    """wine's sc. Its output goes to files, not pipes: wine's own daemons, when sc is what
-    starts them, inherit its handles and would hold a pipe open for ever."""
-    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-        done = subprocess.run([WINE, "sc", *args], stdout=out, stderr=err, text=True, timeout=60)
-        out.seek(0)
-        err.seek(0)
-        return subprocess.CompletedProcess(done.args, done.returncode, out.read(), err.read())
+    return run_wine("sc", *args, timeout=60)
 
 
 def helper_answers(pipe):
     """Whether a helper serves `pipe` (wine's sc has no `query`: its status is what it does)."""
     status = postern("vpn", "status", "--json", env={"POSTERN_HELPER_SOCKET": pipe}, timeout=60)
     return status.returncode == 0
-
-
-def wait_until(what, done, within=30.0):
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        if done():
-            return
-        time.sleep(0.3)
-    pytest.fail(f"{what} within {within} s")
 
 
 @pytest.fixture(scope="module")
@@ -58,10 +41,6 @@ def service():
     state_dir = rf"C:\ProgramData\Postern\test-{tag}\tunnel"
     command = (f'"{windows_path(HELPER)}" --service --socket {pipe} '
                f'--openvpn "{windows_path(STAND_IN)}" --state-dir {state_dir}')
-    # Wine ends its service processes once no ordinary process is left (between two commands
-    # of this test): one waits at a prompt until the end.
-    holder = subprocess.Popen([WINE, "cmd", "/c", "pause"], stdin=subprocess.PIPE,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     created = sc("create", name, "binPath=", command)
     assert created.returncode == 0, created.stdout + created.stderr
     try:
@@ -73,8 +52,6 @@ def service():
         stopped = sc("stop", name)
         wait_until("the stopped service leaves its pipe", lambda: not helper_answers(pipe))
         sc("delete", name)
-        holder.kill()
-        holder.wait(timeout=30)
         assert stopped.returncode == 0, stopped.stdout + stopped.stderr
 
 
