@@ -1,12 +1,15 @@
 #!/usr/bin/env python3
 """Benchmark: a warm `postern credentials` (the gate open, the agent holding the credentials)
-against aws-sso-util's `credential-process` (PyPI) and the floor of spawning `true`, all in one
-run against the same Identity Center emulator on loopback.
+against aws-sso-util's `credential-process` (PyPI) and the floor of spawning `true`; one request
+to the agent's local credentials endpoint against a plain loopback HTTP GET (the emulator's own
+axum server), by the same client; and `postern exec -- true` against `true`. All in one run
+against the same Identity Center emulator on loopback, with the release build.
 
   pip install -r benches/requirements.txt
+  cargo build --release -p postern-cli -p postern-idc-emulator
   scripts/with-desktop-session python3 benches/credentials.py [CALLS]
 
-Targets: postern <= 5 ms median; >= 50x faster than aws-sso-util.
+Targets: postern credentials within 2x of the floor; >= 50x faster than aws-sso-util.
 """
 import hashlib
 import os
@@ -19,7 +22,7 @@ import time
 import urllib.request
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-BIN = ROOT / "target" / "debug"
+BIN = ROOT / "target" / os.environ.get("POSTERN_BENCH_PROFILE", "release")
 ACCOUNT, ROLE = "111122223333", "Developer"
 
 
@@ -32,6 +35,28 @@ def timed(cmd, env, n):
         if out.returncode != 0:
             raise SystemExit(f"{cmd[0]} failed: {out.stderr.decode()[:300]}")
     return samples
+
+
+# Times GETs from one Python process: a fresh connection each, as an SDK's first call makes.
+GETS = r"""
+import http.client, os, statistics, sys, time, urllib.parse
+# Empty arguments: the endpoint `postern exec --endpoint` gave this process.
+url = sys.argv[1] or os.environ["AWS_CONTAINER_CREDENTIALS_FULL_URI"]
+token = sys.argv[2] or os.environ.get("AWS_CONTAINER_AUTHORIZATION_TOKEN", "")
+n = int(sys.argv[3])
+u = urllib.parse.urlsplit(url)
+samples = []
+for i in range(n + 3):
+    t = time.perf_counter()
+    c = http.client.HTTPConnection(u.hostname, u.port, timeout=5)
+    c.request("GET", u.path, headers={"Authorization": token} if token else {})
+    r = c.getresponse(); r.read(); c.close()
+    if r.status != 200:
+        raise SystemExit(f"{url}: HTTP {r.status}")
+    if i >= 3:
+        samples.append((time.perf_counter() - t) * 1000)
+print(statistics.median(samples), min(samples), max(samples))
+"""
 
 
 def main():
@@ -79,13 +104,32 @@ def main():
         for cmd in (postern, sso_util, ["true"]):
             timed(cmd, env, 3)
         p, s, t = timed(postern, env, n), timed(sso_util, env, max(5, n // 5)), timed(["true"], env, n)
+        exec_true = [str(BIN / "postern"), "exec", "--account", ACCOUNT, "--role", ROLE, "--", "true"]
+        timed(exec_true, env, 3)
+        e = timed(exec_true, env, n)
+        # The endpoint through `exec --endpoint` (its URL and token), the plain GET straight.
+        endpoint = subprocess.run(
+            [str(BIN / "postern"), "exec", "--endpoint", "--account", ACCOUNT, "--role", ROLE, "--",
+             sys.executable, "-c", GETS, "", "", str(n)], env=env, capture_output=True, text=True)
+        if endpoint.returncode != 0:
+            raise SystemExit(f"exec --endpoint failed: {endpoint.stderr[:300]}")
+        ep = [float(x) for x in endpoint.stdout.split()]
+        plain = subprocess.run([sys.executable, "-c", GETS, url + "/_emulator/stats", "-", str(n)],
+                               capture_output=True, text=True, check=True)
+        pl = [float(x) for x in plain.stdout.split()]
         med = statistics.median
-        print(f"warm credentials, {n} calls (aws-sso-util {max(5, n // 5)} calls), debug build:")
+        profile = os.environ.get("POSTERN_BENCH_PROFILE", "release")
+        print(f"warm credentials, {n} calls (aws-sso-util {max(5, n // 5)} calls), {profile} build:")
         print(f"  postern credentials             median {med(p):7.2f} ms  (min {min(p):.2f}, max {max(p):.2f})")
         print(f"  aws-sso-util credential-process median {med(s):7.2f} ms  (min {min(s):.2f}, max {max(s):.2f})")
         print(f"  spawning `true` (the floor)     median {med(t):7.2f} ms")
-        print(f"  postern above the floor: {med(p) - med(t):+.2f} ms; aws-sso-util / postern: {med(s) / med(p):.1f}x "
-              f"(targets: <= 5 ms, >= 50x)")
+        print(f"  postern above the floor: {med(p) - med(t):+.2f} ms ({med(p) / med(t):.2f}x the floor); "
+              f"aws-sso-util / postern: {med(s) / med(p):.1f}x (targets: <= 2x the floor, >= 50x)")
+        print(f"  postern exec -- true            median {med(e):7.2f} ms  ({med(e) / med(t):.2f}x `true`)")
+        print(f"one GET, {n} requests, a fresh connection each:")
+        print(f"  local credentials endpoint      median {ep[0]:7.3f} ms  (min {ep[1]:.3f}, max {ep[2]:.3f})")
+        print(f"  plain loopback GET (axum)       median {pl[0]:7.3f} ms  (min {pl[1]:.3f}, max {pl[2]:.3f})")
+        print(f"  endpoint / plain: {ep[0] / pl[0]:.2f}x")
     finally:
         if agent:
             agent.terminate()

@@ -47,6 +47,22 @@ impl Problem for AgentClientError {
     }
 }
 
+/// An answer of the wrong kind, named by its kind only: answers can hold credentials.
+fn unexpected(reply: &AgentReply) -> AgentClientError {
+    let kind = serde_json::to_value(reply)
+        .ok()
+        .and_then(|v| v.get("type").and_then(|t| t.as_str()).map(str::to_string))
+        .unwrap_or_else(|| "unknown".into());
+    AgentClientError::Broken(format!("unexpected answer of kind {kind}"))
+}
+
+/// The local endpoint as granted to one process: valid while this value lives.
+pub struct EndpointLease {
+    pub url: String,
+    pub token: String,
+    _held: LocalStream,
+}
+
 pub struct AgentClient {
     stream: LocalStream,
 }
@@ -76,9 +92,7 @@ impl AgentClient {
         match read_frame::<_, AgentReply>(&mut stream).await {
             Ok(AgentReply::Welcome { .. }) => Ok(Self { stream }),
             Ok(AgentReply::Refused(e)) => Err(e.into()),
-            Ok(other) => Err(AgentClientError::Broken(format!(
-                "unexpected answer {other:?}"
-            ))),
+            Ok(other) => Err(unexpected(&other)),
             Err(e) => Err(AgentClientError::Broken(
                 sent.err()
                     .map(|s| s.to_string())
@@ -104,9 +118,7 @@ impl AgentClient {
     ) -> Result<Transition, AgentClientError> {
         match self.ask(request).await? {
             AgentReply::Session { transition } => Ok(transition),
-            other => Err(AgentClientError::Broken(format!(
-                "unexpected answer {other:?}"
-            ))),
+            other => Err(unexpected(&other)),
         }
     }
 
@@ -145,9 +157,7 @@ impl AgentClient {
             .await?
         {
             AgentReply::Credentials { document } => Ok(document),
-            other => Err(AgentClientError::Broken(format!(
-                "unexpected answer {other:?}"
-            ))),
+            other => Err(unexpected(&other)),
         }
     }
 
@@ -155,9 +165,30 @@ impl AgentClient {
     pub async fn history(&mut self) -> Result<Vec<Transition>, AgentClientError> {
         match self.ask(&AgentRequest::History).await? {
             AgentReply::History { transitions } => Ok(transitions),
-            other => Err(AgentClientError::Broken(format!(
-                "unexpected answer {other:?}"
-            ))),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// A token for the local credentials endpoint, serving this account and role while the
+    /// lease lives (the agent revokes it when this connection closes).
+    pub async fn open_endpoint(
+        mut self,
+        account: &str,
+        role: &str,
+    ) -> Result<EndpointLease, AgentClientError> {
+        match self
+            .ask(&AgentRequest::OpenEndpoint {
+                account: account.into(),
+                role: role.into(),
+            })
+            .await?
+        {
+            AgentReply::Endpoint { url, token } => Ok(EndpointLease {
+                url,
+                token,
+                _held: self.stream,
+            }),
+            other => Err(unexpected(&other)),
         }
     }
 

@@ -3,6 +3,7 @@
 //! bring the VPN up through the helper, verify egress, vend credentials, withdraw them) and
 //! answers the user's other processes on a socket only that user can reach.
 
+mod endpoint;
 mod orchestrator;
 pub mod parts;
 mod server;

@@ -112,7 +112,7 @@ pub(crate) enum Command {
     Credentials {
         account: String,
         role: String,
-        reply: oneshot::Sender<Result<String, AgentError>>,
+        reply: oneshot::Sender<Result<VendedCredentials, AgentError>>,
     },
 }
 
@@ -154,13 +154,13 @@ impl Handle {
         let _ = self.commands.send(Command::Disconnect).await;
     }
 
-    /// The credential_process document when the gate is open; `None` once the orchestrator
-    /// has stopped.
+    /// The role's credentials when the gate is open for it; `None` once the orchestrator has
+    /// stopped.
     pub async fn credentials(
         &self,
         account: String,
         role: String,
-    ) -> Option<Result<String, AgentError>> {
+    ) -> Option<Result<VendedCredentials, AgentError>> {
         let (reply, answer) = oneshot::channel();
         let _ = self
             .commands
@@ -443,7 +443,7 @@ impl Orchestrator {
                     (Some(c), state)
                         if state.serves_credentials() && c.account == account && c.role == role =>
                     {
-                        Ok(c.credential_process_json())
+                        Ok(c.clone())
                     }
                     (_, state) => {
                         // Ready for another account or role is "not connected" for this one.

@@ -13,6 +13,7 @@ use postern_ipc::agent::{AGENT_PROTOCOL_VERSION, AgentError, AgentReply, AgentRe
 use postern_ipc::server::{self, Connections, Duplex, Peer, Refusal, Service, UserId};
 use tokio::sync::watch;
 
+use crate::endpoint::Endpoint;
 use crate::orchestrator::{self, AgentConfig, Handle};
 
 /// Connections served at once. The agent serves one user: this only stops a runaway script
@@ -23,6 +24,8 @@ pub const MAX_CONNECTIONS: usize = 64;
 struct Session {
     owner: UserId,
     handle: Handle,
+    /// Started by the first `postern exec --endpoint`, then shared by every later one.
+    endpoint: tokio::sync::OnceCell<Endpoint>,
 }
 
 impl Service for Session {
@@ -88,9 +91,40 @@ impl Service for Session {
             AgentRequest::Credentials { account, role } => {
                 // No answer: the session has ended, and so does the connection.
                 match handle.credentials(account, role).await? {
-                    Ok(document) => AgentReply::Credentials { document },
+                    Ok(c) => AgentReply::Credentials {
+                        document: c.credential_process_json(),
+                    },
                     Err(e) => AgentReply::Refused(e),
                 }
+            }
+            AgentRequest::OpenEndpoint { account, role } => {
+                // Only while the gate serves this role now, and then only as long as this
+                // connection stays open: the token dies with the process that holds it.
+                if let Err(e) = handle.credentials(account.clone(), role.clone()).await? {
+                    return Some(AgentReply::Refused(e));
+                }
+                let endpoint = match self
+                    .endpoint
+                    .get_or_try_init(|| Endpoint::start(handle.clone()))
+                    .await
+                {
+                    Ok(endpoint) => endpoint,
+                    Err(e) => {
+                        return Some(AgentReply::Refused(AgentError::BadRequest {
+                            detail: format!("The local credentials endpoint could not start: {e}."),
+                        }));
+                    }
+                };
+                let lease = endpoint.grant(account, role);
+                let reply = AgentReply::Endpoint {
+                    url: endpoint.url(),
+                    token: lease.token().to_string(),
+                };
+                if postern_ipc::write_frame(stream, &reply).await.is_ok() {
+                    postern_ipc::hung_up(stream).await;
+                }
+                drop(lease);
+                return None;
             }
             AgentRequest::Watch => {
                 let transitions = handle.transitions.clone();
@@ -123,6 +157,7 @@ impl Agent {
         let session = Arc::new(Session {
             owner,
             handle: handle.clone(),
+            endpoint: tokio::sync::OnceCell::new(),
         });
         let connections = Connections::new(MAX_CONNECTIONS);
         #[cfg(unix)]

@@ -41,7 +41,7 @@ pub struct LoginArgs {
     browser_timeout: u64,
 }
 
-fn identity(explicit_policy: Option<&Path>) -> Result<Identity, Failure> {
+pub(crate) fn identity(explicit_policy: Option<&Path>) -> Result<Identity, Failure> {
     let (policy, _) = policy::load(explicit_policy)?;
     Ok(Identity::new(
         &policy.identity_center,

@@ -7,11 +7,15 @@
     reason = "the CLI is the renderer: its commands print their results (JSON through `output`)"
 )]
 
+mod completions;
+mod console;
 mod diagnostics;
 mod egress;
+mod exec;
 mod identity;
 mod output;
 mod posture;
+mod role;
 mod session;
 mod vpn;
 
@@ -58,6 +62,13 @@ enum Command {
     Status(session::StatusArgs),
     /// credential_process: print the credentials while the gate is open, else why not.
     Credentials(session::CredentialsArgs),
+    /// Run a command with the role's credentials in its environment (refused, and nothing run,
+    /// while the gate is closed); it ends as the command ends.
+    Exec(exec::ExecArgs),
+    /// Print the shell lines that export the role's credentials (`eval "$(postern env)"`).
+    Env(exec::EnvArgs),
+    /// Open the AWS console in the browser, signed in as the role.
+    Console(console::ConsoleArgs),
     /// The AWS CLI profiles that use `postern credentials`.
     #[command(subcommand, name = "aws-config")]
     AwsConfig(AwsConfigCommand),
@@ -74,12 +85,24 @@ enum Command {
     /// The bundle for your helpdesk: logs and checks, with every secret removed.
     #[command(subcommand)]
     Diagnostics(diagnostics::DiagnosticsCommand),
+    /// Print the completion script for a shell (e.g. `postern completions bash > /etc/bash_completion.d/postern`).
+    Completions {
+        #[arg(value_enum)]
+        shell: completions::CompletionShell,
+    },
+    /// Print the man page, postern(1), as roff (`postern man | man -l -`).
+    Man,
 }
 
 #[derive(Subcommand)]
 enum AwsConfigCommand {
-    /// Add (or update) one [profile] per allowed account and role in ~/.aws/config.
+    /// Add (or update) one [profile] per allowed account and role in ~/.aws/config, and remove
+    /// Postern's profiles for roles no longer allowed; everything else is kept as it is.
     Install {
+        /// Only the roles Identity Center gives you (of those the policy allows), as the portal
+        /// lists them now: needs a sign-in.
+        #[arg(long)]
+        all: bool,
         #[arg(long)]
         json: bool,
     },
@@ -175,7 +198,8 @@ fn main() -> ProcessExit {
     };
     let json = cli.command.wants_json();
     // The agent has its own orderly stop (it takes the tunnel down first).
-    if !matches!(cli.command, Command::Agent(_)) {
+    // `exec` passes signals on to its command instead.
+    if !matches!(cli.command, Command::Agent(_) | Command::Exec(_)) {
         // Signal streams are made inside the runtime, and before the command starts.
         let _inside = runtime.enter();
         if let Some(ending) = end_on_signal_between_keychain_calls() {
@@ -205,8 +229,13 @@ impl Command {
             Command::Policy(PolicyCommand::Render { .. }) => false,
             Command::Vpn(v) => v.wants_json(),
             Command::Diagnostics(d) => d.wants_json(),
-            Command::AwsConfig(AwsConfigCommand::Install { json }) => *json,
+            Command::AwsConfig(AwsConfigCommand::Install { json, .. }) => *json,
             Command::Agent(_)
+            | Command::Exec(_)
+            | Command::Env(_)
+            | Command::Console(_)
+            | Command::Completions { .. }
+            | Command::Man
             | Command::Connect(_)
             | Command::Disconnect
             | Command::Status(_)
@@ -234,9 +263,14 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Disconnect => session::disconnect().await,
         Command::Status(a) => session::status(a).await,
         Command::Credentials(a) => session::credentials(a).await,
-        Command::AwsConfig(AwsConfigCommand::Install { json }) => {
-            session::aws_config_install(cli.policy.as_deref(), json).await
+        Command::AwsConfig(AwsConfigCommand::Install { all, json }) => {
+            session::aws_config_install(cli.policy.as_deref(), all, json).await
         }
+        Command::Exec(a) => exec::exec(cli.policy.as_deref(), a).await,
+        Command::Env(a) => exec::env(cli.policy.as_deref(), a).await,
+        Command::Console(a) => console::console(cli.policy.as_deref(), a).await,
+        Command::Completions { shell } => completions::completions(shell),
+        Command::Man => completions::man(),
     }
 }
 

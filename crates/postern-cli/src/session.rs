@@ -158,23 +158,30 @@ pub async fn credentials(args: CredentialsArgs) -> Result<(), Failure> {
     Ok(())
 }
 
-pub async fn aws_config_install(policy_file: Option<&Path>, json: bool) -> Result<(), Failure> {
+pub async fn aws_config_install(
+    policy_file: Option<&Path>,
+    all: bool,
+    json: bool,
+) -> Result<(), Failure> {
     let (policy, _) = policy::load(policy_file)?;
-    let profiles: Vec<ManagedProfile> = policy
-        .access
+    let mut rules: Vec<&policy::access::AccessRule> = policy.access.iter().collect();
+    if all {
+        // What the portal gives this person now, of what the policy allows.
+        let given = crate::identity::identity(policy_file)?.accounts().await?;
+        rules.retain(|r| {
+            given
+                .iter()
+                .any(|a| a.account_id == r.account && a.roles.contains(&r.role))
+        });
+    }
+    let profiles: Vec<ManagedProfile> = rules
         .iter()
-        .map(|r| ManagedProfile::new(&r.account, &r.role))
+        .map(|r| ManagedProfile::new(&r.account, &r.role).with_region(r.region.as_deref()))
         .collect();
     let exe = std::env::current_exe()
         .map(|p| p.display().to_string())
         .unwrap_or_else(|_| "postern".into());
-    let path = paths::aws_dir()
-        .map(|d| d.join("config"))
-        .unwrap_or_else(|| "config".into());
-    let path = std::env::var_os("AWS_CONFIG_FILE")
-        .map(Into::into)
-        .unwrap_or(path);
-    let report = aws_config::install(&path, &profiles, &exe)?;
+    let report = aws_config::install(&crate::role::aws_config_file(), &profiles, &exe)?;
     if json {
         print_json("aws-config", &report);
     } else {
@@ -187,11 +194,19 @@ pub async fn aws_config_install(policy_file: Option<&Path>, json: bool) -> Resul
         for name in &report.unchanged {
             println!("kept     [profile {name}]");
         }
+        for name in &report.removed {
+            println!("removed  [profile {name}]");
+        }
         if let Some(b) = &report.backup {
             println!("The previous file is saved as {}.", b.display());
         }
         if profiles.is_empty() {
-            println!("The company policy allows no account and role yet ([[access]]).");
+            let none = if all {
+                "Of the roles the company policy allows, Identity Center gives you none."
+            } else {
+                "The company policy allows no account and role yet ([[access]])."
+            };
+            println!("{none}");
         }
     }
     Ok(())

@@ -29,6 +29,12 @@ pub enum AgentRequest {
         account: String,
         role: String,
     },
+    /// Serve this account and role at the local credentials endpoint, under a token of its own
+    /// that lives as long as this connection stays open.
+    OpenEndpoint {
+        account: String,
+        role: String,
+    },
 }
 
 impl crate::server::Requests for AgentRequest {
@@ -56,6 +62,11 @@ pub enum AgentReply {
     },
     History {
         transitions: Vec<Transition>,
+    },
+    /// The local endpoint's URL and this connection's token (the token is a secret).
+    Endpoint {
+        url: String,
+        token: String,
     },
     Refused(AgentError),
 }

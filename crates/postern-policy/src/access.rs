@@ -24,6 +24,9 @@ pub struct AccessRule {
     pub max_duration: Duration,
     /// A role to assume with a session policy that denies calls from outside the NAT.
     pub scope_down: Option<String>,
+    /// The region AWS tools use with this role (its AWS CLI profile, `postern exec`); none
+    /// leaves the tools' own default.
+    pub region: Option<String>,
 }
 
 mod secs {
@@ -153,6 +156,20 @@ pub(super) fn read(
             None
         }
     });
+    let region = t.string(d, "region").and_then(|s| {
+        if super::is_region_name(s.get_ref()) {
+            Some(s.into_inner())
+        } else {
+            d.at(
+                s.span(),
+                format!(
+                    "`access.region` must be an AWS region name such as eu-west-1, found \"{}\"",
+                    s.get_ref()
+                ),
+            );
+            None
+        }
+    });
     if d.issues.len() != before {
         return None;
     }
@@ -162,6 +179,7 @@ pub(super) fn read(
         require,
         max_duration,
         scope_down,
+        region,
     })
 }
 

@@ -613,7 +613,7 @@ x = 1
     #[test]
     fn access_rules_are_validated_with_locations() {
         let text = format!(
-            "{GOOD}\n[[access]]\naccount = \"1111\"\nrole = \"Dev ops\"\nrequire = [\"vpn\", \"egress\", \"magic\"]\nmax_duration = \"24h\"\nscope_down = \"arn:aws:iam::111122223333:user/x\"\n\n[[access]]\naccount = \"111122223333\"\nrole = \"Developer\"\n\n[[access]]\naccount = \"111122223333\"\nrole = \"Developer\"\n"
+            "{GOOD}\n[[access]]\naccount = \"1111\"\nrole = \"Dev ops\"\nrequire = [\"vpn\", \"egress\", \"magic\"]\nmax_duration = \"24h\"\nscope_down = \"arn:aws:iam::111122223333:user/x\"\nregion = \"Europe\"\n\n[[access]]\naccount = \"111122223333\"\nrole = \"Developer\"\n\n[[access]]\naccount = \"111122223333\"\nrole = \"Developer\"\n"
         );
         let (issues, all) = issues_of(&text);
         assert!(
@@ -635,10 +635,14 @@ x = 1
             "{all}"
         );
         assert!(
-            all.contains("17:1 a second [[access]] entry for 111122223333 / Developer"),
+            all.contains("12:10 `access.region` must be an AWS region name"),
             "{all}"
         );
-        assert_eq!(issues.len(), 7, "{all}");
+        assert!(
+            all.contains("18:1 a second [[access]] entry for 111122223333 / Developer"),
+            "{all}"
+        );
+        assert_eq!(issues.len(), 8, "{all}");
     }
 
     #[test]
@@ -659,7 +663,7 @@ x = 1
     #[test]
     fn access_rules_parse_with_defaults() {
         let text = format!(
-            "{GOOD}\n[egress]\nnat_addresses = [\"203.0.113.10\"]\n[posture]\n[[access]]\naccount = \"111122223333\"\nrole = \"Developer\"\nscope_down = \"arn:aws:iam::111122223333:role/PosternScoped\"\n[[access]]\naccount = \"444455556666\"\nrole = \"ReadOnly\"\nrequire = [\"vpn\"]\nmax_duration = \"15m\"\n"
+            "{GOOD}\n[egress]\nnat_addresses = [\"203.0.113.10\"]\n[posture]\n[[access]]\naccount = \"111122223333\"\nrole = \"Developer\"\nscope_down = \"arn:aws:iam::111122223333:role/PosternScoped\"\n[[access]]\naccount = \"444455556666\"\nrole = \"ReadOnly\"\nrequire = [\"vpn\"]\nmax_duration = \"15m\"\nregion = \"eu-central-1\"\n"
         );
         let p = parse(&text).unwrap();
         assert_eq!(p.access.len(), 2);
@@ -674,6 +678,13 @@ x = 1
         );
         assert_eq!(dev.max_duration, std::time::Duration::from_secs(3600));
         assert!(dev.scope_down.is_some());
+        assert_eq!(dev.region, None);
+        assert_eq!(
+            p.access_rule("444455556666", "ReadOnly")
+                .and_then(|r| r.region.clone())
+                .as_deref(),
+            Some("eu-central-1")
+        );
         assert_eq!(
             p.access_rule("444455556666", "ReadOnly")
                 .unwrap()

@@ -46,6 +46,13 @@ pub enum ExitCode {
     AccessNotAllowed = 17,
     /// The diagnostics bundle could not be written (destination unwritable, disk full).
     ExportFailed = 18,
+    /// The AWS console sign-in could not be made (the federation endpoint refused or was
+    /// unreachable).
+    ConsoleSignInFailed = 19,
+    /// `postern exec`: the command exists but could not be started (as `env` and shells say).
+    CommandNotRunnable = 126,
+    /// `postern exec`: no such command.
+    CommandNotFound = 127,
 }
 
 impl ExitCode {

@@ -394,3 +394,236 @@ fn a_bundle_from_a_lab_run_holds_every_part_and_no_credential() {
         );
     }
 }
+
+/// A command in the laptop's namespace (where the agent's 127.0.0.1 is), with the user's env.
+fn in_laptop(setup: &Setup, program: &str) -> Command {
+    let mut c = Command::new("ip");
+    c.args(["netns", "exec", "pl-laptop", program]);
+    copy_env(&setup.postern(), &mut c);
+    c.env("AWS_ENDPOINT_URL_STS", AWS)
+        .env("AWS_DEFAULT_REGION", "eu-west-1")
+        .env("AWS_CONFIG_FILE", "/dev/null");
+    c
+}
+
+fn postern_in_laptop(setup: &Setup) -> Command {
+    let mut c = in_laptop(setup, bin("postern").to_str().unwrap());
+    // What exec clears: a profile and another source of credentials.
+    c.env("AWS_PROFILE", "someone-elses")
+        .env("AWS_CONTAINER_CREDENTIALS_FULL_URI", "http://127.0.0.1:1/x");
+    c
+}
+
+/// `curl` against the local endpoint, from the laptop: the HTTP status and the body.
+fn endpoint_get(setup: &Setup, url: &str, token: &str) -> (String, String) {
+    let out = Run::from(in_laptop(setup, "curl").args([
+        "-sS",
+        "-m",
+        "5",
+        "-H",
+        &format!("Authorization: {token}"),
+        "-w",
+        "\n%{http_code}",
+        url,
+    ]));
+    let text = out.stdout();
+    let (body, status) = text.rsplit_once('\n').unwrap_or(("", ""));
+    (status.to_string(), body.to_string())
+}
+
+#[test]
+fn exec_env_the_endpoint_and_the_console_serve_the_role_only_while_the_gate_is_open() {
+    use std::os::unix::process::ExitStatusExt;
+    let _turn = lab::take_turn();
+    let setup = Setup::new();
+    let (code, out) = setup.connect();
+    assert_eq!(code, 0, "{out}");
+    let assumed = "assumed-role/AWSReservedSSO_Developer";
+
+    // exec: the AWS CLI with the role's keys (the profile and the container URI in the
+    // environment are cleared), the command's own exit code and signal passed on.
+    let identity = Run::from(postern_in_laptop(&setup).args([
+        "exec",
+        "--",
+        "aws",
+        "sts",
+        "get-caller-identity",
+        "--output",
+        "json",
+    ]));
+    identity.assert_ok();
+    assert!(identity.stdout().contains(assumed), "{}", identity.stdout());
+    let env = Run::from(postern_in_laptop(&setup).args(["exec", "--", "env"]));
+    assert!(
+        env.stdout().contains("AWS_CREDENTIAL_EXPIRATION="),
+        "{}",
+        env.stdout()
+    );
+    assert!(!env.stdout().contains("AWS_PROFILE="), "{}", env.stdout());
+    assert_eq!(
+        Run::from(postern_in_laptop(&setup).args(["exec", "--", "sh", "-c", "exit 7"])).code(),
+        7
+    );
+    let killed = postern_in_laptop(&setup)
+        .args(["exec", "--", "sh", "-c", "kill -TERM $$"])
+        .status()
+        .unwrap();
+    assert_eq!(killed.signal(), Some(15), "{killed:?}");
+    Run::from(postern_in_laptop(&setup).args(["exec", "--", "no-such-command-here"]))
+        .assert_fails(127, "was not found");
+
+    // env: the lines a shell evaluates, then the AWS CLI with them.
+    let lines = Run::from(postern_in_laptop(&setup).args(["env", "--shell", "bash"]));
+    lines.assert_ok();
+    assert!(
+        lines.stdout().contains("export AWS_ACCESS_KEY_ID='ASIA"),
+        "{}",
+        lines.stdout()
+    );
+    assert!(
+        lines.stdout().contains("unset AWS_PROFILE"),
+        "{}",
+        lines.stdout()
+    );
+    let evaluated = Run::from(in_laptop(&setup, "bash").args([
+        "-c",
+        &format!(
+            "eval \"$({} env --shell bash)\" && aws sts get-caller-identity --output json",
+            bin("postern").display()
+        ),
+    ]));
+    evaluated.assert_ok();
+    assert!(evaluated.stdout().contains(assumed));
+
+    // The console: the sign-in URL, refused from outside the NAT, followed by Chromium on the
+    // laptop (through the VPN and the NAT) to the console page.
+    let console = Run::from(
+        postern_in_laptop(&setup)
+            .env("AWS_ENDPOINT_URL_SIGNIN", AWS)
+            .args(["console", "--print"]),
+    );
+    console.assert_ok();
+    let url = console.stdout().trim().to_string();
+    assert!(
+        url.starts_with(&format!("{AWS}/federation?Action=login")),
+        "{url}"
+    );
+    let outside = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            "pl-inet",
+            "curl",
+            "-sS",
+            "-w",
+            "\n%{http_code}",
+            &url,
+        ])
+        .output()
+        .unwrap();
+    let outside = String::from_utf8_lossy(&outside.stdout).into_owned();
+    assert!(
+        outside.ends_with("403") && outside.contains("explicit deny"),
+        "{outside}"
+    );
+    let profile_dir = setup.user.home.path().join("chromium");
+    let page = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            "pl-laptop",
+            "chromium",
+            "--headless",
+            "--no-sandbox",
+        ])
+        .arg(format!("--user-data-dir={}", profile_dir.display()))
+        .args(["--dump-dom", &url])
+        .output()
+        .unwrap();
+    let page = String::from_utf8_lossy(&page.stdout).into_owned();
+    assert!(page.contains("AWS Management Console"), "{page}");
+    assert!(
+        page.contains(assumed) && page.contains("from 203.0.113.10"),
+        "{page}"
+    );
+
+    // The local endpoint, for a long-running command: botocore's container provider (the AWS
+    // CLI) is served, a wrong token is not, and the VPN's drop closes it within 5 seconds.
+    let served = Run::from(postern_in_laptop(&setup).args([
+        "exec",
+        "--endpoint",
+        "--",
+        "sh",
+        "-c",
+        "test -z \"$AWS_ACCESS_KEY_ID\" && aws sts get-caller-identity --output json",
+    ]));
+    served.assert_ok();
+    assert!(served.stdout().contains(assumed), "{}", served.stdout());
+    let mut long = postern_in_laptop(&setup)
+        .args([
+            "exec", "--endpoint", "--", "sh", "-c",
+            "echo \"$AWS_CONTAINER_CREDENTIALS_FULL_URI $AWS_CONTAINER_AUTHORIZATION_TOKEN\"; exec sleep 30",
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(long.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    let long = Spawned(long);
+    let (url, token) = first
+        .trim()
+        .split_once(' ')
+        .expect("the endpoint and its token");
+    assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+    let (status, body) = endpoint_get(&setup, url, token);
+    assert_eq!(status, "200", "{body}");
+    assert!(body.contains("\"AccessKeyId\":\"ASIA"), "{body}");
+    let (status, _) = endpoint_get(&setup, url, &"0".repeat(64));
+    assert_eq!(status, "403");
+
+    lab::lab(&["server", "stop"]);
+    let stopped = Instant::now();
+    let deadline = stopped + Duration::from_secs(20);
+    while endpoint_get(&setup, url, token).0 == "200" && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let closed_after = stopped.elapsed();
+    assert!(
+        closed_after <= Duration::from_secs(5),
+        "the endpoint closed after {closed_after:?}"
+    );
+    let (status, body) = endpoint_get(&setup, url, token);
+    assert_eq!(status, "503", "{body}");
+    assert!(body.contains("The VPN dropped"), "{body}");
+    let cli = Run::from(
+        in_laptop(&setup, "aws")
+            .args(["sts", "get-caller-identity"])
+            .env("AWS_CONTAINER_CREDENTIALS_FULL_URI", url)
+            .env("AWS_CONTAINER_AUTHORIZATION_TOKEN", token),
+    );
+    assert_ne!(cli.code(), 0);
+    assert!(cli.stderr().contains("The VPN dropped"), "{}", cli.stderr());
+    drop(long);
+    // The holder is gone: its token is no longer known.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while endpoint_get(&setup, url, token).0 != "403" && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(endpoint_get(&setup, url, token).0, "403");
+
+    // With the gate closed nothing is started, and nothing printed for a shell.
+    let marker = setup.user.home.path().join("ran");
+    let refused = Run::from(
+        postern_in_laptop(&setup)
+            .args(["exec", "--", "touch"])
+            .arg(&marker),
+    );
+    refused.assert_fails(9, "The VPN dropped");
+    assert!(!marker.exists(), "the command was started");
+    let refused = Run::from(postern_in_laptop(&setup).args(["env"]));
+    assert_eq!(refused.code(), 9);
+    assert!(refused.stdout().is_empty(), "{}", refused.stdout());
+    lab::lab(&["server", "start"]);
+}

@@ -1,7 +1,8 @@
 //! An IAM Identity Center emulator for development and tests: the SSO-OIDC API (RegisterClient,
 //! StartDeviceAuthorization, CreateToken for device code, authorization code with PKCE, and
 //! refresh token), the browser pages a person uses (device verification, `/authorize`), and the
-//! portal API (accounts, roles, role credentials, logout).
+//! portal API (accounts, roles, role credentials, logout), STS, and the sign-in federation
+//! endpoint that leads to the console.
 //!
 //! The wire format follows AWS's published service models (`sso-oidc` and `sso`, 2019-06-10):
 //! camelCase JSON, epoch-second client-secret expiry, epoch-millisecond credential expiry, and
@@ -13,6 +14,7 @@
 // Handlers short-circuit with the HTTP response to send; its size does not matter here.
 #![allow(clippy::result_large_err)]
 
+mod federation;
 mod oidc;
 mod pages;
 mod portal;
@@ -108,6 +110,8 @@ fn router(emulator: Arc<Emulator>) -> Router {
         .route("/assignment/roles", get(portal::list_account_roles))
         .route("/federation/credentials", get(portal::get_role_credentials))
         .route("/logout", post(portal::logout))
+        // The sign-in federation endpoint and the console it leads to
+        .route("/federation", get(federation::handle))
         // STS (query protocol: POST / with Action=…)
         .route("/", post(sts::handle))
         .layer(middleware::from_fn_with_state(emulator.clone(), faults))

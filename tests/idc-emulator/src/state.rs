@@ -78,6 +78,9 @@ pub struct Stats {
     pub slow_down_sent: u32,
     pub sts_calls: u32,
     pub sts_denied: u32,
+    pub signin_tokens: u32,
+    pub console_sign_ins: u32,
+    pub console_denied: u32,
 }
 
 pub struct Client {
@@ -178,6 +181,8 @@ pub struct Memory {
     /// refresh token -> client id
     pub refresh_tokens: HashMap<String, String>,
     pub credentials: Vec<IssuedCredentials>,
+    /// Console sign-in token -> the credentials it was made from, and until when it may be used.
+    pub signin_tokens: HashMap<String, (IssuedCredentials, u64)>,
 }
 
 pub struct Emulator {

@@ -383,7 +383,7 @@ impl World {
             })
             .await
             .unwrap();
-        answer.await.unwrap()
+        answer.await.unwrap().map(|c| c.credential_process_json())
     }
 
     fn names(&self) -> Vec<&'static str> {
@@ -736,4 +736,101 @@ async fn a_vpn_drop_withdraws_and_its_return_reproves_egress() {
         .await;
     assert!(!state.serves_credentials());
     assert!(w.credentials().await.is_err());
+}
+
+/// One HTTP/1.1 request to the local endpoint, as raw bytes: the status and the body.
+async fn http(address: &str, request: String) -> (u16, serde_json::Value) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut answer))
+        .await
+        .expect("the endpoint answers and closes within 5 s")
+        .unwrap();
+    let text = String::from_utf8(answer).unwrap();
+    let status = text[9..12].parse().unwrap();
+    let body = text.split_once("\r\n\r\n").unwrap().1;
+    (status, serde_json::from_str(body).unwrap())
+}
+
+fn get(address: &str, token: Option<&str>) -> String {
+    let auth = token
+        .map(|t| format!("Authorization: {t}\r\n"))
+        .unwrap_or_default();
+    format!("GET /credentials HTTP/1.1\r\nHost: {address}\r\n{auth}Connection: close\r\n\r\n")
+}
+
+#[tokio::test]
+async fn the_local_endpoint_serves_a_granted_token_only_while_the_gate_is_open() {
+    let w = world(Setup::default());
+    w.connect().await.unwrap();
+    w.until("Ready", is_ready).await;
+    let endpoint = crate::endpoint::Endpoint::start(w.handle.clone())
+        .await
+        .unwrap();
+    let url = url::Url::parse(&endpoint.url()).unwrap();
+    assert_eq!(url.host_str(), Some("127.0.0.1"), "loopback only");
+    let address = format!("127.0.0.1:{}", url.port().unwrap());
+    let lease = endpoint.grant(ACCOUNT.into(), "Developer".into());
+    let other = endpoint.grant(ACCOUNT.into(), "Developer".into());
+    assert_ne!(lease.token(), other.token(), "a token per process");
+    assert_eq!(lease.token().len(), 64);
+
+    let (status, doc) = http(&address, get(&address, Some(lease.token()))).await;
+    assert_eq!(status, 200, "{doc}");
+    assert_eq!(doc["AccessKeyId"], "ASIATESTKEY");
+    assert!(doc["Token"].is_string() && doc["SecretAccessKey"].is_string());
+    let expires = time::OffsetDateTime::parse(
+        doc["Expiration"].as_str().unwrap(),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .unwrap();
+    assert!(
+        expires <= time::OffsetDateTime::now_utc() + crate::endpoint::SERVED_LIFETIME,
+        "{doc}"
+    );
+
+    // No token, a wrong one, another host name, another method or path: refused, nothing served.
+    for (request, code) in [
+        (get(&address, None), 403),
+        (get(&address, Some("0".repeat(64).as_str())), 403),
+        (
+            get(&address, Some(lease.token()))
+                .replace(&format!("Host: {address}"), "Host: evil.example:80"),
+            403,
+        ),
+        (
+            get(&address, Some(lease.token())).replacen("GET", "POST", 1),
+            405,
+        ),
+        (
+            get(&address, Some(lease.token())).replacen("/credentials", "/", 1),
+            404,
+        ),
+    ] {
+        let (status, doc) = http(&address, request.clone()).await;
+        assert_eq!(status, code, "{request}: {doc}");
+        assert!(doc.get("AccessKeyId").is_none());
+        assert!(doc["message"].is_string());
+    }
+
+    // A token ends with its lease; the others go on.
+    drop(other);
+    let dropped = http(&address, get(&address, None)).await;
+    assert_eq!(dropped.0, 403);
+
+    // The gate closes: 503 with the session's reason.
+    w.disconnect().await;
+    w.until("Idle", |s| *s == SessionState::Idle).await;
+    let (status, doc) = http(&address, get(&address, Some(lease.token()))).await;
+    assert_eq!(status, 503, "{doc}");
+    assert!(
+        doc["message"].as_str().unwrap().contains("Not connected"),
+        "{doc}"
+    );
+    let token = lease.token().to_string();
+    drop(lease);
+    let (status, _) = http(&address, get(&address, Some(&token))).await;
+    assert_eq!(status, 403, "a revoked token is unknown");
 }

@@ -1,7 +1,7 @@
 //! `postern aws-config install`: one `[profile …]` per allowed role in `~/.aws/config`, each
 //! calling `postern credentials`. Every other section and comment stays byte for byte; Postern's
-//! sections carry a marker so they are updated in place; a same-named section the user wrote is
-//! never overwritten; the file is backed up before any change and written atomically; a file
+//! sections carry a marker so they are updated in place, and removed once their role is no
+//! longer wanted; a same-named section the user wrote is never overwritten; the file is backed up before any change and written atomically; a file
 //! that is malformed or read-only is left untouched.
 
 use std::path::{Path, PathBuf};
@@ -18,6 +18,8 @@ pub struct ManagedProfile {
     pub name: String,
     pub account: String,
     pub role: String,
+    /// The role's region (`[[access]] region`), written as the profile's `region`.
+    pub region: Option<String>,
 }
 
 impl ManagedProfile {
@@ -26,15 +28,70 @@ impl ManagedProfile {
             name: format!("postern-{account}-{role}"),
             account: account.into(),
             role: role.into(),
+            region: None,
         }
     }
 
+    pub fn with_region(mut self, region: Option<&str>) -> Self {
+        self.region = region.map(str::to_string);
+        self
+    }
+
     fn section(&self, postern: &str) -> String {
+        let region = self
+            .region
+            .as_ref()
+            .map(|r| format!("region = {r}\n"))
+            .unwrap_or_default();
+        // The SDKs split the command line themselves: a path with spaces (C:\Program Files)
+        // is one word only in quotes.
+        let program = if postern.contains(char::is_whitespace) {
+            format!("\"{postern}\"")
+        } else {
+            postern.to_string()
+        };
         format!(
-            "[profile {}]\n{MARKER}\ncredential_process = {postern} credentials --account {} --role {}\n",
+            "[profile {}]\n{MARKER}\ncredential_process = {program} credentials --account {} --role {}\n{region}",
             self.name, self.account, self.role
         )
     }
+}
+
+/// The account and role of the Postern profile `name` in the config text, if Postern wrote it
+/// (a profile the user wrote is never taken for one of Postern's).
+pub fn find_managed(text: &str, name: &str) -> Option<ManagedProfile> {
+    let section = sections("", text)
+        .ok()?
+        .into_iter()
+        .find(|s| s.managed && s.name.as_deref() == Some(name))?;
+    let mut account = None;
+    let mut role = None;
+    let mut region = None;
+    for line in text[section.start..section.end].lines() {
+        let Some((key, value)) = line.split_once('=') else {
+            continue;
+        };
+        match key.trim() {
+            "credential_process" => {
+                let words: Vec<&str> = value.split_whitespace().collect();
+                for pair in words.windows(2) {
+                    match pair[0] {
+                        "--account" => account = Some(pair[1].to_string()),
+                        "--role" => role = Some(pair[1].to_string()),
+                        _ => {}
+                    }
+                }
+            }
+            "region" => region = Some(value.trim().to_string()),
+            _ => {}
+        }
+    }
+    Some(ManagedProfile {
+        name: name.into(),
+        account: account?,
+        role: role?,
+        region,
+    })
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -74,6 +131,8 @@ pub struct InstallReport {
     pub added: Vec<String>,
     pub updated: Vec<String>,
     pub unchanged: Vec<String>,
+    /// Postern's own profiles for roles no longer wanted.
+    pub removed: Vec<String>,
     pub backup: Option<PathBuf>,
 }
 
@@ -152,6 +211,7 @@ pub fn merge(
         added: vec![],
         updated: vec![],
         unchanged: vec![],
+        removed: vec![],
         backup: None,
     };
     let mut out = text.to_string();
@@ -192,6 +252,15 @@ pub fn merge(
                 report.added.push(p.name.clone());
             }
         }
+    }
+    for stale in found.iter().filter(|s| {
+        s.managed
+            && s.name
+                .as_ref()
+                .is_some_and(|n| !profiles.iter().any(|p| &p.name == n))
+    }) {
+        replacements.push((stale.start, stale.end, String::new()));
+        report.removed.push(stale.name.clone().unwrap_or_default());
     }
     replacements.sort_by_key(|r| std::cmp::Reverse(r.0));
     for (start, end, replacement) in replacements {
@@ -284,6 +353,46 @@ mod tests {
             ManagedProfile::new("111122223333", "Developer"),
             ManagedProfile::new("444455556666", "ReadOnly"),
         ]
+    }
+
+    #[test]
+    fn profiles_no_longer_wanted_are_removed_and_only_those() {
+        let wanted = profiles();
+        let (both, _) = merge("c", USER, &wanted, "/usr/bin/postern").unwrap();
+        let (one, report) = merge("c", &both, &wanted[..1], "/usr/bin/postern").unwrap();
+        assert_eq!(report.removed, vec!["postern-444455556666-ReadOnly"]);
+        assert_eq!(report.unchanged, vec!["postern-111122223333-Developer"]);
+        assert!(one.starts_with(USER), "{one}");
+        assert!(!one.contains("444455556666"), "{one}");
+        // A section the user wrote under a Postern-like name is theirs: never removed.
+        let theirs = format!("{one}\n[profile postern-999999999999-Mine]\nregion = eu-west-1\n");
+        let (kept, report) = merge("c", &theirs, &[], "/usr/bin/postern").unwrap();
+        assert_eq!(report.removed, vec!["postern-111122223333-Developer"]);
+        assert!(kept.contains("[profile postern-999999999999-Mine]\nregion = eu-west-1\n"));
+        assert!(kept.starts_with(USER), "{kept}");
+    }
+
+    #[test]
+    fn a_region_is_written_and_a_profile_is_found_again_by_name() {
+        let wanted =
+            [ManagedProfile::new("111122223333", "Developer").with_region(Some("eu-central-1"))];
+        let (text, _) = merge(
+            "c",
+            USER,
+            &wanted,
+            "C:\\Program Files\\Postern\\postern.exe",
+        )
+        .unwrap();
+        assert!(
+            text.contains("credential_process = \"C:\\Program Files\\Postern\\postern.exe\" credentials --account 111122223333 --role Developer\nregion = eu-central-1\n"),
+            "{text}"
+        );
+        assert_eq!(
+            find_managed(&text, "postern-111122223333-Developer").as_ref(),
+            Some(&wanted[0])
+        );
+        assert_eq!(find_managed(&text, "mine"), None, "the user's own profile");
+        assert_eq!(find_managed(&text, "postern-444455556666-ReadOnly"), None);
     }
 
     #[test]
