@@ -566,3 +566,72 @@ fn ctrl_c_and_sigterm_end_a_command_with_the_usual_codes_and_the_keychain_stays_
     assert_eq!(login.finish(Duration::from_secs(30)).0, 0);
     user.run(&["whoami"]).assert_ok();
 }
+
+#[test]
+fn aws_config_install_all_writes_the_roles_the_portal_gives_of_those_the_policy_allows() {
+    let (emulator, user) = signed_in("aws-config-all");
+    // The policy allows three roles; the portal gives this person two of them.
+    let policy = std::fs::read_to_string(&user.policy).unwrap();
+    std::fs::write(
+        &user.policy,
+        format!(
+            "{policy}\n[[access]]\naccount = \"111122223333\"\nrole = \"Developer\"\nrequire = []\n\n\
+             [[access]]\naccount = \"444455556666\"\nrole = \"ReadOnly\"\nrequire = []\n\n\
+             [[access]]\naccount = \"777788889999\"\nrole = \"ReadOnly\"\nrequire = []\nregion = \"eu-central-1\"\n"
+        ),
+    )
+    .unwrap();
+    let config = user.home.path().join(".aws/config");
+    std::fs::create_dir_all(config.parent().unwrap()).unwrap();
+    std::fs::write(&config, "[profile mine]\nregion = us-east-1\n").unwrap();
+
+    // Without --all: one profile per rule.
+    let every = user.run(&["aws-config", "install", "--json"]);
+    every.assert_ok();
+    assert_eq!(every.json()["added"].as_array().unwrap().len(), 3);
+
+    let all = user.run(&["aws-config", "install", "--all", "--json"]);
+    all.assert_ok();
+    let report = all.json();
+    assert_eq!(
+        report["removed"],
+        serde_json::json!(["postern-444455556666-ReadOnly"]),
+        "{report}"
+    );
+    assert_eq!(
+        report["unchanged"],
+        serde_json::json!([
+            "postern-111122223333-Developer",
+            "postern-777788889999-ReadOnly"
+        ]),
+        "{report}"
+    );
+    let text = std::fs::read_to_string(&config).unwrap();
+    assert!(
+        text.starts_with("[profile mine]\nregion = us-east-1\n"),
+        "{text}"
+    );
+    assert!(!text.contains("444455556666"), "{text}");
+    assert!(
+        text.contains("--account 777788889999 --role ReadOnly\nregion = eu-central-1\n"),
+        "{text}"
+    );
+    assert!(emulator.stat("list_account_roles") >= 1);
+    // botocore reads the file Postern wrote: every profile, with its region.
+    let read = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import botocore.session, sys; s = botocore.session.Session(); \
+             print(sorted(s.available_profiles)); \
+             print(s.full_config['profiles']['postern-777788889999-ReadOnly']['region'])",
+        ])
+        .env("AWS_CONFIG_FILE", &config)
+        .output()
+        .unwrap();
+    let read = String::from_utf8_lossy(&read.stdout);
+    assert!(
+        read.contains("'postern-111122223333-Developer', 'postern-777788889999-ReadOnly'")
+            && read.contains("eu-central-1"),
+        "{read}"
+    );
+}
