@@ -34,13 +34,32 @@ def wait_until(what, done, within=30.0):
     pytest.fail(f"{what} within {within} s")
 
 
+@pytest.fixture(scope="session")
+def display():
+    """A private X display for the session; Xvfb picks a free number and says which."""
+    read, write = os.pipe()
+    xvfb = subprocess.Popen(["Xvfb", "-displayfd", str(write), "-screen", "0", "1024x768x24"],
+                            pass_fds=(write,), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    os.close(write)
+    with os.fdopen(read) as answer:
+        number = answer.readline().strip()
+    assert number, "Xvfb did not say its display"
+    yield f":{number}"
+    xvfb.terminate()
+    xvfb.wait(timeout=30)
+
+
 @pytest.fixture(scope="session", autouse=True)
-def wine_session():
+def wine_session(display):
     if not PREFIX.is_dir():
         yield
         return
+    # The session's desktop (explorer, which hosts the tray) starts with the first process and
+    # keeps its display: without one, no program of the session can show a tray icon.
     holder = subprocess.Popen([WINE, "cmd", "/c", "pause"], stdin=subprocess.PIPE,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              env=dict(os.environ, DISPLAY=display))
     # Returns once the session answers (its daemons started by the holder, not by a test).
     subprocess.run([WINE, "cmd", "/c", "exit"], stdout=subprocess.DEVNULL,
                    stderr=subprocess.DEVNULL, timeout=120)

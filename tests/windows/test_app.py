@@ -29,22 +29,6 @@ require = []
 """
 
 
-@pytest.fixture(scope="module")
-def display():
-    """A private X display; Xvfb picks a free number and says which."""
-    read, write = os.pipe()
-    xvfb = subprocess.Popen(["Xvfb", "-displayfd", str(write), "-screen", "0", "1024x768x24"],
-                            pass_fds=(write,), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    os.close(write)
-    with os.fdopen(read) as answer:
-        number = answer.readline().strip()
-    assert number, "Xvfb did not say its display"
-    yield f":{number}"
-    xvfb.terminate()
-    xvfb.wait(timeout=30)
-
-
 def test_the_tray_comes_up_and_its_agent_serves_the_cli_on_the_users_pipe(display, tmp_path):
     policy = tmp_path / "policy.toml"
     policy.write_text(POLICY)
@@ -58,7 +42,9 @@ def test_the_tray_comes_up_and_its_agent_serves_the_cli_on_the_users_pipe(displa
                 status = postern("status", "--json", env={"DISPLAY": display}, timeout=60)
                 if status.returncode == 0:
                     break
-                assert app.poll() is None, "the app ended"
+                if app.poll() is not None:
+                    log.seek(0)
+                    pytest.fail(f"the app ended with {app.returncode}: {log.read()}")
                 time.sleep(0.5)
             log.seek(0)
             said = log.read()
