@@ -76,8 +76,8 @@ fn region_unless_set(role: &Role) -> Option<&str> {
 /// code, or the signal that ended it.
 pub async fn exec(policy_file: Option<&Path>, args: ExecArgs) -> Result<(), Failure> {
     let role = args.role.resolve(policy_file).await?;
-    // The gate is asked first in both modes: a closed gate starts nothing.
-    let credentials = role.credentials().await?;
+    // The gate is asked before anything starts, in both modes (the agent grants an endpoint
+    // only while it serves the role): a closed gate starts nothing.
     let mut command = tokio::process::Command::new(&args.command[0]);
     command.args(&args.command[1..]);
     let region = region_unless_set(&role);
@@ -101,12 +101,12 @@ pub async fn exec(policy_file: Option<&Path>, args: ExecArgs) -> Result<(), Fail
         }
         lease = Some(granted);
     } else {
+        let credentials = role.credentials().await?;
         for name in environment::CLEARED_WITH_KEYS {
             command.env_remove(name);
         }
         command.envs(environment::key_variables(&credentials, region));
     }
-    drop(credentials);
     let program = args.command[0].to_string_lossy().into_owned();
     let child = command.spawn().map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => Failure::from(ExecError::NotFound { program }),

@@ -101,23 +101,22 @@ impl Setup {
         )
     }
 
-    /// The AWS CLI in the laptop namespace, with the profile `postern aws-config install` wrote.
-    fn aws_cli(&self, extra_env: &[(&str, &str)], args: &[&str]) -> Run {
+    /// A command in the laptop's namespace (where the agent's 127.0.0.1 is), with the user's
+    /// environment and the lab's STS.
+    fn in_laptop(&self, program: &str) -> Command {
         let mut c = Command::new("ip");
-        c.args([
-            "netns",
-            "exec",
-            "pl-laptop",
-            "aws",
-            "sts",
-            "get-caller-identity",
-            "--output",
-            "json",
-        ])
-        .args(args);
+        c.args(["netns", "exec", "pl-laptop", program]);
         copy_env(&self.postern(), &mut c);
         c.env("AWS_ENDPOINT_URL_STS", AWS)
             .env("AWS_DEFAULT_REGION", "eu-west-1");
+        c
+    }
+
+    /// The AWS CLI in the laptop namespace, with the profile `postern aws-config install` wrote.
+    fn aws_cli(&self, extra_env: &[(&str, &str)], args: &[&str]) -> Run {
+        let mut c = self.in_laptop("aws");
+        c.args(["sts", "get-caller-identity", "--output", "json"])
+            .args(args);
         for (k, v) in extra_env {
             c.env(k, v);
         }
@@ -395,14 +394,10 @@ fn a_bundle_from_a_lab_run_holds_every_part_and_no_credential() {
     }
 }
 
-/// A command in the laptop's namespace (where the agent's 127.0.0.1 is), with the user's env.
+/// A command in the laptop's namespace that reads no AWS config file.
 fn in_laptop(setup: &Setup, program: &str) -> Command {
-    let mut c = Command::new("ip");
-    c.args(["netns", "exec", "pl-laptop", program]);
-    copy_env(&setup.postern(), &mut c);
-    c.env("AWS_ENDPOINT_URL_STS", AWS)
-        .env("AWS_DEFAULT_REGION", "eu-west-1")
-        .env("AWS_CONFIG_FILE", "/dev/null");
+    let mut c = setup.in_laptop(program);
+    c.env("AWS_CONFIG_FILE", "/dev/null");
     c
 }
 
@@ -622,6 +617,13 @@ fn exec_env_the_endpoint_and_the_console_serve_the_role_only_while_the_gate_is_o
     );
     refused.assert_fails(9, "The VPN dropped");
     assert!(!marker.exists(), "the command was started");
+    let refused = Run::from(
+        postern_in_laptop(&setup)
+            .args(["exec", "--endpoint", "--", "touch"])
+            .arg(&marker),
+    );
+    refused.assert_fails(9, "The VPN dropped");
+    assert!(!marker.exists(), "the command was started with an endpoint");
     let refused = Run::from(postern_in_laptop(&setup).args(["env"]));
     assert_eq!(refused.code(), 9);
     assert!(refused.stdout().is_empty(), "{}", refused.stdout());

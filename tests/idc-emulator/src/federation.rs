@@ -117,13 +117,9 @@ fn login(e: &Emulator, query: &HashMap<String, String>, peer: SocketAddr) -> Res
             "The sign-in token is invalid or expired.",
         );
     };
-    let arn = format!(
-        "arn:aws:sts::{}:assumed-role/AWSReservedSSO_{}_0123456789abcdef/{}",
-        issued.account_id, issued.role_name, issued.user
-    );
+    let arn = issued.assumed_role_arn();
     let source = peer.ip();
-    let nat = &e.settings.nat_addresses;
-    if !nat.is_empty() && !nat.iter().any(|n| n.contains(&source)) {
+    if !e.settings.from_nat(source) {
         e.memory().stats.console_denied += 1;
         return page(
             StatusCode::FORBIDDEN,

@@ -140,6 +140,24 @@ pub struct IssuedCredentials {
     pub expiration_ms: u64,
 }
 
+impl IssuedCredentials {
+    /// The session's ARN, as STS and the console name it.
+    pub fn assumed_role_arn(&self) -> String {
+        format!(
+            "arn:aws:sts::{}:assumed-role/AWSReservedSSO_{}_0123456789abcdef/{}",
+            self.account_id, self.role_name, self.user
+        )
+    }
+}
+
+impl Settings {
+    /// The organization's identity policy: every call is denied unless `aws:SourceIp` is a NAT
+    /// address (no NAT configured: nothing is denied).
+    pub fn from_nat(&self, source: std::net::IpAddr) -> bool {
+        self.nat_addresses.is_empty() || self.nat_addresses.iter().any(|n| n.contains(&source))
+    }
+}
+
 pub struct Account {
     pub id: &'static str,
     pub name: &'static str,

@@ -173,14 +173,9 @@ pub async fn handle(
             "The security token included in the request is expired",
         );
     }
-    let arn = format!(
-        "arn:aws:sts::{}:assumed-role/AWSReservedSSO_{}_0123456789abcdef/{}",
-        issued.account_id, issued.role_name, issued.user
-    );
-    // The organization's identity policy: deny everything unless aws:SourceIp is a NAT address.
+    let arn = issued.assumed_role_arn();
     let source = peer.ip();
-    let nat = e.settings.nat_addresses.clone();
-    if !nat.is_empty() && !nat.iter().any(|n| n.contains(&source)) {
+    if !e.settings.from_nat(source) {
         e.memory().stats.sts_denied += 1;
         return xml_error(
             StatusCode::FORBIDDEN,

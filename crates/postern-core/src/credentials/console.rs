@@ -166,17 +166,13 @@ impl Federation {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::identity::SecretText;
 
     fn credentials() -> VendedCredentials {
-        VendedCredentials {
-            account: "111122223333".into(),
-            role: "Developer".into(),
-            access_key_id: "ASIAEXAMPLE".into(),
-            secret_access_key: SecretText::new("s3cr/t+="),
-            session_token: SecretText::new("t0k&n"),
-            expiration: time::macros::datetime!(2026-12-04 10:00:00 UTC),
-        }
+        crate::credentials::example(
+            "s3cr/t+=",
+            "t0k&n",
+            time::macros::datetime!(2026-12-04 10:00:00 UTC),
+        )
     }
 
     #[test]

@@ -119,17 +119,13 @@ impl Shell {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::identity::SecretText;
 
     fn credentials() -> VendedCredentials {
-        VendedCredentials {
-            account: "111122223333".into(),
-            role: "Developer".into(),
-            access_key_id: "ASIAEXAMPLE".into(),
-            secret_access_key: SecretText::new("se'cr\\et $HOME `id`"),
-            session_token: SecretText::new("t0k3n"),
-            expiration: time::macros::datetime!(2026-12-04 10:00:00.5 UTC),
-        }
+        crate::credentials::example(
+            "se'cr\\et $HOME `id`",
+            "t0k3n",
+            time::macros::datetime!(2026-12-04 10:00:00.5 UTC),
+        )
     }
 
     #[test]

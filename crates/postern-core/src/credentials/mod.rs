@@ -98,20 +98,30 @@ impl VendedCredentials {
     }
 }
 
+/// Credentials for the tests of this module's documents, with the secret and token given.
+#[cfg(test)]
+pub(crate) fn example(secret: &str, token: &str, expiration: OffsetDateTime) -> VendedCredentials {
+    VendedCredentials {
+        account: "111122223333".into(),
+        role: "Developer".into(),
+        access_key_id: "ASIAEXAMPLE".into(),
+        secret_access_key: SecretText::new(secret),
+        session_token: SecretText::new(token),
+        expiration,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn the_process_document_has_what_the_sdks_read() {
-        let c = VendedCredentials {
-            account: "111122223333".into(),
-            role: "Developer".into(),
-            access_key_id: "ASIAEXAMPLE".into(),
-            secret_access_key: SecretText::new("s3cr3t"),
-            session_token: SecretText::new("t0k3n"),
-            expiration: time::macros::datetime!(2026-11-22 10:00:00.5 UTC),
-        };
+        let c = example(
+            "s3cr3t",
+            "t0k3n",
+            time::macros::datetime!(2026-11-22 10:00:00.5 UTC),
+        );
         let v: serde_json::Value = serde_json::from_str(&c.credential_process_json()).unwrap();
         assert_eq!(v["Version"], 1);
         assert_eq!(v["AccessKeyId"], "ASIAEXAMPLE");
@@ -136,14 +146,11 @@ mod tests {
 
     #[test]
     fn the_container_document_never_outlives_the_credentials() {
-        let c = VendedCredentials {
-            account: "111122223333".into(),
-            role: "Developer".into(),
-            access_key_id: "ASIAEXAMPLE".into(),
-            secret_access_key: SecretText::new("s3cr3t"),
-            session_token: SecretText::new("t0k3n"),
-            expiration: time::macros::datetime!(2026-11-22 10:00:00 UTC),
-        };
+        let c = example(
+            "s3cr3t",
+            "t0k3n",
+            time::macros::datetime!(2026-11-22 10:00:00 UTC),
+        );
         let soon = time::macros::datetime!(2026-11-22 09:11:00 UTC);
         let v: serde_json::Value = serde_json::from_str(&c.container_json(soon)).unwrap();
         assert_eq!(v["Token"], "t0k3n");
