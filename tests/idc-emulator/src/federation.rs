@@ -119,7 +119,7 @@ fn login(e: &Emulator, query: &HashMap<String, String>, peer: SocketAddr) -> Res
     };
     let arn = issued.assumed_role_arn();
     let source = peer.ip();
-    if !e.settings.from_nat(source) {
+    if !e.settings.is_through_nat(source) {
         e.memory().stats.console_denied += 1;
         return page(
             StatusCode::FORBIDDEN,

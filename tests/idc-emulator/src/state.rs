@@ -153,7 +153,7 @@ impl IssuedCredentials {
 impl Settings {
     /// The organization's identity policy: every call is denied unless `aws:SourceIp` is a NAT
     /// address (no NAT configured: nothing is denied).
-    pub fn from_nat(&self, source: std::net::IpAddr) -> bool {
+    pub fn is_through_nat(&self, source: std::net::IpAddr) -> bool {
         self.nat_addresses.is_empty() || self.nat_addresses.iter().any(|n| n.contains(&source))
     }
 }

@@ -175,7 +175,7 @@ pub async fn handle(
     }
     let arn = issued.assumed_role_arn();
     let source = peer.ip();
-    if !e.settings.from_nat(source) {
+    if !e.settings.is_through_nat(source) {
         e.memory().stats.sts_denied += 1;
         return xml_error(
             StatusCode::FORBIDDEN,
