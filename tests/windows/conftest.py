@@ -11,6 +11,7 @@ import time
 import pytest
 
 WINE = "/usr/lib/wine/wine64"
+WINESERVER = "/usr/lib/wine/wineserver64"
 PREFIX = pathlib.Path(os.environ.get("WINEPREFIX", ""))
 
 
@@ -55,14 +56,20 @@ def wine_session(display):
     if not PREFIX.is_dir():
         yield
         return
-    # The session's desktop (explorer, which hosts the tray) starts with the first process and
-    # keeps its display: without one, no program of the session can show a tray icon.
+    # The session's desktop (explorer, which hosts the tray) starts with the session's first
+    # process and keeps that process's display: without one, no program of the session can show
+    # a tray icon. So no session may be left from the unit tests (wine keeps its server a few
+    # seconds after the last program ends), and every process that could start this one has
+    # the display.
+    subprocess.run([WINESERVER, "-w"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                   timeout=120)
+    with_display = dict(os.environ, DISPLAY=display)
     holder = subprocess.Popen([WINE, "cmd", "/c", "pause"], stdin=subprocess.PIPE,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                              env=dict(os.environ, DISPLAY=display))
+                              env=with_display)
     # Returns once the session answers (its daemons started by the holder, not by a test).
     subprocess.run([WINE, "cmd", "/c", "exit"], stdout=subprocess.DEVNULL,
-                   stderr=subprocess.DEVNULL, timeout=120)
+                   stderr=subprocess.DEVNULL, env=with_display, timeout=120)
     yield
     holder.kill()
     holder.wait(timeout=30)
