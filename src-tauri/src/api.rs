@@ -15,7 +15,9 @@ use tauri::{AppHandle, Emitter, State};
 
 use crate::controller::Controller;
 use crate::failure::CommandError;
-use crate::view::{CheckLine, DiagnosticsPreview, EgressView, SavedBundle, WindowView};
+use crate::view::{
+    CheckLine, DiagnosticsPreview, EgressView, SavedBundle, SettingsView, WindowView,
+};
 
 type Ctl<'a> = State<'a, Arc<Controller>>;
 
@@ -82,6 +84,11 @@ window_commands! {
     /// Where traffic leaves now.
     fn check_egress(controller) -> EgressView {
         controller.egress().await
+    }
+
+    /// Turns start at login on or off (refused when the organization decides).
+    fn set_start_at_login(controller, on: bool) -> SettingsView {
+        controller.set_start_at_login(on)
     }
 
     /// The diagnostics bundle's files before it is saved.

@@ -18,13 +18,16 @@ use postern_core::posture;
 use postern_core::session::notify::{Notice, Notifier};
 use postern_core::session::present::{Presentation, present};
 use postern_core::session::{SessionState, Transition};
+use postern_core::settings::{self, LoginItems, Reconciled, Settings, ThisUser};
 use postern_core::vpn::ProfileStore;
 use postern_core::vpn::saml::{PlainHttp, openable_sign_in_url};
 use time::OffsetDateTime;
 use tokio::sync::watch;
 
 use crate::failure::CommandError;
-use crate::view::{self, CheckLine, DiagnosticsPreview, EgressView, SavedBundle, WindowView};
+use crate::view::{
+    self, CheckLine, DiagnosticsPreview, EgressView, SavedBundle, SettingsView, WindowView,
+};
 
 /// Where the controller's output goes: the tray, the window and the desktop's notifications.
 /// The Tauri app implements it; tests record it.
@@ -45,6 +48,18 @@ pub struct Controller {
     setup_problem: Option<Presentation>,
     /// The agent's profiles, for the window's list.
     profiles: ProfileStore,
+    /// The person's login item (start at login).
+    login_items: Arc<dyn LoginItems + Send + Sync>,
+}
+
+/// What the app does once it has started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AfterStart {
+    /// Stays in the tray (and connects, when the organization says so).
+    Stay { connect: bool },
+    /// Started at login although start at login is off (an item the organization turned off,
+    /// or one left behind): it ends quietly.
+    Quit,
 }
 
 pub struct StartOptions {
@@ -63,6 +78,7 @@ pub enum Places {
     Isolated {
         root: PathBuf,
         secrets: Arc<dyn SecretStore>,
+        login_items: Arc<dyn LoginItems + Send + Sync>,
     },
 }
 
@@ -87,7 +103,7 @@ impl Controller {
                     Places::ThisUser => {
                         AgentConfig::for_this_user(policy.clone(), options.open_browser)
                     }
-                    Places::Isolated { root, secrets } => AgentConfig::isolated(
+                    Places::Isolated { root, secrets, .. } => AgentConfig::isolated(
                         policy.clone(),
                         options.open_browser,
                         root,
@@ -109,12 +125,17 @@ impl Controller {
                 }
             }
         };
+        let login_items: Arc<dyn LoginItems + Send + Sync> = match options.places {
+            Places::ThisUser => Arc::new(ThisUser),
+            Places::Isolated { login_items, .. } => login_items,
+        };
         let controller = Arc::new(Self {
             agent,
             policy,
             policy_file: options.policy_file,
             setup_problem,
             profiles,
+            login_items,
         });
         match &controller.agent {
             Some(agent) => {
@@ -138,7 +159,13 @@ impl Controller {
     }
 
     pub fn view(&self) -> WindowView {
+        let (settings, settings_problem) = match self.settings() {
+            Ok(s) => (Some(view::settings(&s)), None),
+            Err(e) => (None, Some(e.failure())),
+        };
         WindowView {
+            settings,
+            settings_problem,
             session: self.presentation(),
             choices: self.policy.as_ref().map(view::choices).unwrap_or_default(),
             profiles: self
@@ -146,6 +173,52 @@ impl Controller {
                 .list()
                 .map(|l| l.into_iter().map(|p| p.name).collect())
                 .unwrap_or_default(),
+        }
+    }
+
+    fn settings(&self) -> Result<Settings, CommandError> {
+        Ok(settings::load(self.policy_file.as_deref(), self.login_items.as_ref())?.0)
+    }
+
+    /// Turns start at login on or off, as the person asked in the window; refused when the
+    /// organization decides.
+    pub fn set_start_at_login(&self, on: bool) -> Result<SettingsView, CommandError> {
+        let program = || {
+            std::env::current_exe().map_err(|e| settings::LoginItemError::Failed {
+                location: "this program".into(),
+                action: "found",
+                detail: e.to_string(),
+            })
+        };
+        settings::set_start_at_login(&self.settings()?, on, program, self.login_items.as_ref())?;
+        Ok(view::settings(&self.settings()?))
+    }
+
+    /// Once started: the login item brought in line with what the organization set (so a
+    /// setting pushed since takes effect at the next login), then what a start at login does.
+    /// A setting that cannot be read leaves the item alone and the app in the tray.
+    pub fn after_start(&self, at_login: bool, program: &Path) -> AfterStart {
+        let settings = match self.settings() {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!("settings unreadable, login item left alone: {e}");
+                return AfterStart::Stay { connect: false };
+            }
+        };
+        match settings::reconcile(&settings, program, self.login_items.as_ref()) {
+            Ok(Reconciled::Unchanged) => {}
+            Ok(change) => tracing::info!(
+                ?change,
+                "login item brought in line with the organization's setting"
+            ),
+            Err(e) => tracing::warn!("the login item could not be brought in line: {e}"),
+        }
+        match (at_login, settings.start_at_login.value) {
+            (true, false) => AfterStart::Quit,
+            (true, true) => AfterStart::Stay {
+                connect: settings.connect_on_start.value,
+            },
+            (false, _) => AfterStart::Stay { connect: false },
         }
     }
 

@@ -6,6 +6,7 @@ use postern_agent::client::AgentClientError;
 use postern_core::Problem;
 use postern_core::diagnostics::ExportError;
 use postern_core::egress::CountryError;
+use postern_core::settings::SettingsError;
 use postern_core::vpn::saml::SamlError;
 use postern_ipc::agent::AgentError;
 use serde::{Serialize, Serializer};
@@ -37,6 +38,8 @@ pub enum CommandError {
     NoFolderForBundle,
     #[error("The browser could not be opened ({detail}).")]
     BrowserNotOpened { url: String, detail: String },
+    #[error(transparent)]
+    Settings(#[from] SettingsError),
 }
 
 impl From<AgentError> for CommandError {
@@ -69,6 +72,10 @@ pub enum FailureKind {
     BadCountryDatabase,
     NotSaved,
     NoBrowser,
+    /// The organization decides this setting.
+    SettingLocked,
+    /// The settings could not be read or the login item written.
+    SettingNotChanged,
 }
 
 impl CommandError {
@@ -85,6 +92,8 @@ impl CommandError {
             CommandError::CountryDatabase(_) => FailureKind::BadCountryDatabase,
             CommandError::Export(_) | CommandError::NoFolderForBundle => FailureKind::NotSaved,
             CommandError::BrowserNotOpened { .. } => FailureKind::NoBrowser,
+            CommandError::Settings(SettingsError::Locked { .. }) => FailureKind::SettingLocked,
+            CommandError::Settings(_) => FailureKind::SettingNotChanged,
         }
     }
 
@@ -106,6 +115,7 @@ impl CommandError {
             CommandError::BrowserNotOpened { url, .. } => {
                 format!("Open {url} in your browser yourself.")
             }
+            CommandError::Settings(e) => e.next_step(),
         }
     }
 

@@ -19,7 +19,24 @@ use std::sync::Arc;
 
 use tauri::{Manager, RunEvent};
 
-use controller::{Controller, Places, StartOptions};
+use controller::{AfterStart, Controller, Places, StartOptions};
+
+/// How long the app waits for the notification area when it is not there yet (a session still
+/// starting, Explorer restarting), in tries half a second apart.
+const TRAY_TRIES: u32 = 10;
+
+/// The tray icon, tried again while the desktop may still be coming up.
+fn create_tray_patiently(handle: &tauri::AppHandle) -> tauri::Result<()> {
+    let mut tray = shell::create_tray(handle);
+    for _ in 1..TRAY_TRIES {
+        if tray.is_ok() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        tray = shell::create_tray(handle);
+    }
+    tray
+}
 
 fn main() {
     let started = std::time::Instant::now();
@@ -35,7 +52,10 @@ fn main() {
             std::env::set_var("WEBKIT_DISABLE_COMPOSITING_MODE", "1");
         }
     }
-    let background = std::env::args().any(|a| a == "--background");
+    // Started at login (the login item's argument): the tray only, and the organization's
+    // connect-on-start.
+    let at_login = std::env::args().any(|a| a == postern_core::settings::login_item::AT_LOGIN);
+    let background = at_login || std::env::args().any(|a| a == "--background");
     if let Err(e) = postern_core::diagnostics::logging::init("app") {
         eprintln!("postern-app: no log file ({e}); continuing without one");
     }
@@ -46,7 +66,7 @@ fn main() {
             app.set_activation_policy(tauri::ActivationPolicy::Accessory);
             let handle = app.handle().clone();
             // No tray (a desktop without a notification area, no display): the window stands in.
-            let tray = shell::create_tray(&handle);
+            let tray = create_tray_patiently(&handle);
             if let Err(e) = &tray {
                 tracing::warn!("no tray icon: {e}");
                 eprintln!("postern-app: the tray icon cannot be shown ({e}); the window stays open instead.");
@@ -63,6 +83,25 @@ fn main() {
             let controller =
                 tauri::async_runtime::block_on(Controller::start(options, shell.clone()));
             app.manage(controller.clone());
+            let program = std::env::current_exe().unwrap_or_default();
+            match controller.after_start(at_login, &program) {
+                AfterStart::Quit => {
+                    eprintln!("postern-app: started at login, but start at login is off; quitting.");
+                    tauri::async_runtime::block_on(controller.shutdown());
+                    std::process::exit(0);
+                }
+                AfterStart::Stay { connect: true } => {
+                    let controller = controller.clone();
+                    tauri::async_runtime::spawn(async move {
+                        match controller.connect_obvious().await {
+                            Ok(true) => {}
+                            Ok(false) => tracing::info!("connect on start: no obvious account and role; waiting for the person"),
+                            Err(e) => tracing::warn!("connect on start: {e}"),
+                        }
+                    });
+                }
+                AfterStart::Stay { connect: false } => {}
+            }
             if (!background || tray.is_err()) && !shell::show_window(&handle) && tray.is_err() {
                 eprintln!(
                     "postern-app: neither the tray icon nor the window can be shown. Is a graphical session running? `postern` works without one."

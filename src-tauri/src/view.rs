@@ -7,6 +7,7 @@ use postern_core::egress::{EgressReport, Verdict};
 use postern_core::policy::OrgPolicy;
 use postern_core::posture::{Outcome, PostureReport, UnknownReason};
 use postern_core::session::present::Presentation;
+use postern_core::settings::{Setting, Settings};
 use serde::Serialize;
 use ts_rs::TS;
 
@@ -25,6 +26,45 @@ pub struct WindowView {
     pub choices: Vec<AccessChoice>,
     /// Stored VPN profile names.
     pub profiles: Vec<String>,
+    /// The app's settings; `null` with `settingsProblem` when they cannot be read.
+    pub settings: Option<SettingsView>,
+    pub settings_problem: Option<crate::failure::Failure>,
+}
+
+/// One setting as the window shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct SettingView {
+    pub on: bool,
+    /// The organization decides it: the switch is shown, not changeable.
+    pub locked: bool,
+    /// Who decided, in words ("your choice", "set by your organization (Group Policy)").
+    pub origin: String,
+    /// Exactly where (a file, a registry value, the login item), for the helpdesk.
+    pub source: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct SettingsView {
+    pub start_at_login: SettingView,
+    pub connect_on_start: SettingView,
+}
+
+fn setting(s: &Setting<bool>) -> SettingView {
+    SettingView {
+        on: s.value,
+        locked: s.locked,
+        origin: s.origin.describe().to_string(),
+        source: s.source.clone(),
+    }
+}
+
+pub fn settings(s: &Settings) -> SettingsView {
+    SettingsView {
+        start_at_login: setting(&s.start_at_login),
+        connect_on_start: setting(&s.connect_on_start),
+    }
 }
 
 pub fn choices(policy: &OrgPolicy) -> Vec<AccessChoice> {
@@ -185,6 +225,8 @@ pub fn typescript() -> String {
         Presentation::decl(&cfg),
         AccessChoice::decl(&cfg),
         WindowView::decl(&cfg),
+        SettingView::decl(&cfg),
+        SettingsView::decl(&cfg),
         CheckLine::decl(&cfg),
         EgressView::decl(&cfg),
         BundleFile::decl(&cfg),

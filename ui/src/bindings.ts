@@ -39,7 +39,27 @@ export type WindowView = { session: Presentation, choices: Array<AccessChoice>,
 /**
  * Stored VPN profile names.
  */
-profiles: Array<string>, };
+profiles: Array<string>, 
+/**
+ * The app's settings; `null` with `settingsProblem` when they cannot be read.
+ */
+settings: SettingsView | null, settingsProblem: Failure | null, };
+
+export type SettingView = { on: boolean, 
+/**
+ * The organization decides it: the switch is shown, not changeable.
+ */
+locked: boolean, 
+/**
+ * Who decided, in words ("your choice", "set by your organization (Group Policy)").
+ */
+origin: string, 
+/**
+ * Exactly where (a file, a registry value, the login item), for the helpdesk.
+ */
+source: string | null, };
+
+export type SettingsView = { startAtLogin: SettingView, connectOnStart: SettingView, };
 
 export type CheckLine = { name: string, 
 /**
@@ -67,7 +87,7 @@ export type DiagnosticsPreview = { files: Array<BundleFile>, missing: Array<Bund
 
 export type SavedBundle = { path: string, bytes: number, };
 
-export type FailureKind = "not-running" | "refused" | "no-sign-in-waiting" | "unsafe-sign-in-address" | "not-required" | "interrupted" | "bad-country-database" | "not-saved" | "no-browser";
+export type FailureKind = "not-running" | "refused" | "no-sign-in-waiting" | "unsafe-sign-in-address" | "not-required" | "interrupted" | "bad-country-database" | "not-saved" | "no-browser" | "setting-locked" | "setting-not-changed";
 
 export type Failure = { kind: FailureKind, 
 /**
@@ -96,6 +116,8 @@ export const commands = (invoke: Invoke) => ({
   checkPosture: (): Promise<Array<CheckLine>> => invoke<Array<CheckLine>>("check_posture"),
   /** Where traffic leaves now. */
   checkEgress: (): Promise<EgressView> => invoke<EgressView>("check_egress"),
+  /** Turns start at login on or off (refused when the organization decides). */
+  setStartAtLogin: (on: boolean): Promise<SettingsView> => invoke<SettingsView>("set_start_at_login", { on }),
   /** The diagnostics bundle's files before it is saved. */
   previewDiagnostics: (): Promise<DiagnosticsPreview> => invoke<DiagnosticsPreview>("preview_diagnostics"),
   /** Saves the bundle in the Downloads folder (or home), under a dated name. */

@@ -10,6 +10,8 @@ import type {
   Invoke,
   Listen,
   Presentation,
+  SettingView,
+  SettingsView,
   WindowView,
 } from "./bindings.js";
 import { commands, events } from "./bindings.js";
@@ -61,7 +63,25 @@ function renderSession(p: Presentation): void {
   el("expires").textContent = p.expiresAt ? new Date(p.expiresAt).toLocaleTimeString() : "";
 }
 
+/** "on (set by your organization (Group Policy))", with the exact place as a tooltip. */
+function describeSetting(s: SettingView): string {
+  return `${s.on ? "on" : "off"} (${s.origin})`;
+}
+
+function renderSettings(s: SettingsView | null, problem: Failure | null): void {
+  const box = el<HTMLInputElement>("start-at-login");
+  box.checked = s?.startAtLogin.on ?? false;
+  // The organization's choice is shown, not changeable.
+  box.disabled = s === null || s.startAtLogin.locked;
+  el("start-at-login-origin").textContent = s ? describeSetting(s.startAtLogin) : "";
+  el("start-at-login-origin").title = s?.startAtLogin.source ?? "";
+  el("connect-on-start").textContent = s ? describeSetting(s.connectOnStart) : "–";
+  el("connect-on-start").title = s?.connectOnStart.source ?? "";
+  setText("settings-problem", problem ? describeFailure(problem) : null);
+}
+
 function renderView(v: WindowView): void {
+  renderSettings(v.settings, v.settingsProblem);
   choices = v.choices;
   const access = el<HTMLSelectElement>("access");
   access.replaceChildren(
@@ -143,6 +163,17 @@ el("connect").addEventListener("click", () =>
   }),
 );
 el("disconnect").addEventListener("click", () => run(() => api.disconnect()));
+el("start-at-login").addEventListener("change", () =>
+  run(async () => {
+    try {
+      renderSettings(await api.setStartAtLogin(el<HTMLInputElement>("start-at-login").checked), null);
+    } finally {
+      // Shows what is true now, whether the change was made or refused.
+      const now = await api.view();
+      renderSettings(now.settings, now.settingsProblem);
+    }
+  }),
+);
 el("open-sign-in").addEventListener("click", () => run(() => api.openSignIn()));
 el("check-posture").addEventListener("click", () =>
   run(async () => renderChecks(await api.checkPosture())),

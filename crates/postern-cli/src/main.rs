@@ -7,6 +7,7 @@
     reason = "the CLI is the renderer: its commands print their results (JSON through `output`)"
 )]
 
+mod autostart;
 mod completions;
 mod console;
 mod diagnostics;
@@ -92,6 +93,9 @@ enum Command {
     },
     /// Print the man page, postern(1), as roff (`postern man | man -l -`).
     Man,
+    /// Start the desktop app at login (unless your organization decides).
+    #[command(subcommand)]
+    Autostart(autostart::AutostartCommand),
 }
 
 #[derive(Subcommand)]
@@ -230,6 +234,7 @@ impl Command {
             Command::Vpn(v) => v.wants_json(),
             Command::Diagnostics(d) => d.wants_json(),
             Command::AwsConfig(AwsConfigCommand::Install { json, .. }) => *json,
+            Command::Autostart(a) => a.wants_json(),
             Command::Agent(_)
             | Command::Exec(_)
             | Command::Env(_)
@@ -261,7 +266,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Agent(a) => session::run_agent(cli.policy.as_deref(), a).await,
         Command::Connect(a) => session::connect(a).await,
         Command::Disconnect => session::disconnect().await,
-        Command::Status(a) => session::status(a).await,
+        Command::Status(a) => session::status(cli.policy.as_deref(), a).await,
         Command::Credentials(a) => session::credentials(a).await,
         Command::AwsConfig(AwsConfigCommand::Install { all, json }) => {
             session::aws_config_install(cli.policy.as_deref(), all, json).await
@@ -271,6 +276,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Console(a) => console::console(cli.policy.as_deref(), a).await,
         Command::Completions { shell } => completions::completions(shell),
         Command::Man => completions::man(),
+        Command::Autostart(a) => autostart::run(cli.policy.as_deref(), a),
     }
 }
 

@@ -127,25 +127,39 @@ pub async fn disconnect() -> Result<(), Failure> {
     Ok(())
 }
 
-pub async fn status(args: StatusArgs) -> Result<(), Failure> {
+pub async fn status(policy_file: Option<&Path>, args: StatusArgs) -> Result<(), Failure> {
+    // Settings belong to the JSON document only; the text shows the session.
+    let settings = args.json.then(|| status_settings(policy_file));
+    let print = |t: &Transition| {
+        if let Some(settings) = &settings {
+            let mut document = serde_json::to_value(t).unwrap_or_default();
+            if let Some(map) = document.as_object_mut() {
+                map.insert("settings".into(), settings.clone());
+            }
+            print_json("session", &document)
+        } else {
+            println!("{}", describe(t))
+        }
+    };
     if args.watch {
         let mut transitions = agent().await?.watch().await?;
         while let Some(t) = transitions.next().await {
-            if args.json {
-                print_json("session", &t)
-            } else {
-                println!("{}", describe(&t))
-            }
+            print(&t);
         }
         return Ok(());
     }
-    let t = agent().await?.status().await?;
-    if args.json {
-        print_json("session", &t)
-    } else {
-        println!("{}", describe(&t))
-    }
+    print(&agent().await?.status().await?);
     Ok(())
+}
+
+/// The app's settings and where each came from; an unreadable source is said, not guessed
+/// (`{"problem": …}`), and does not hide the session's state.
+fn status_settings(policy_file: Option<&Path>) -> serde_json::Value {
+    use postern_core::settings::{self, ThisUser};
+    match settings::load(policy_file, &ThisUser) {
+        Ok((settings, _)) => serde_json::to_value(settings).unwrap_or_default(),
+        Err(e) => serde_json::json!({ "problem": e.to_string(), "nextStep": e.next_step() }),
+    }
 }
 
 /// The credential_process door: prints the document or says why not, never prompts.

@@ -18,6 +18,7 @@ pub mod policy;
 pub use postern_posture as posture;
 pub mod problem;
 pub mod session;
+pub use postern_settings as settings;
 pub mod text;
 pub mod vpn;
 

@@ -1,18 +1,25 @@
 //! The organization policy: one admin-managed TOML file that says how Postern signs in, which
 //! gates guard which credentials, and (rendered) what AWS itself enforces.
 //!
-//! Lookup order: `--policy FILE`, `$POSTERN_POLICY`, the machine-wide location an MDM writes
-//! ([`crate::paths::system_policy_file`]), then the user's config dir. Validation keeps going
+//! Lookup order: `--policy FILE`, `$POSTERN_POLICY`, the file the OS's management channel names
+//! ([`managed`]: Group Policy, a macOS configuration profile), the machine-wide location an MDM
+//! or package writes ([`crate::paths::system_policy_file`]), then the user's config dir. Validation keeps going
 //! after the first problem and reports every issue with line and column.
 
 pub mod access;
+#[cfg(target_os = "macos")]
+mod account;
+pub mod app;
 mod countries;
 pub mod country;
 pub mod egress;
 pub mod handler;
+pub mod managed;
 pub mod paths;
 pub mod posture;
 mod reader;
+#[cfg(windows)]
+pub mod registry;
 pub mod render;
 pub mod version;
 
@@ -41,6 +48,8 @@ pub struct OrgPolicy {
     pub access: Vec<access::AccessRule>,
     /// `[handler]`: what the Client VPN client-connect handler allows.
     pub handler: Option<handler::HandlerRules>,
+    /// `[app]`: what the organization decides about the desktop app (start at login, …).
+    pub app: app::AppSettings,
 }
 
 impl OrgPolicy {
@@ -78,6 +87,8 @@ pub enum PolicyOrigin {
     Environment,
     /// Windows Group Policy: `HKLM\SOFTWARE\Policies\Postern`, value `PolicyFile`.
     GroupPolicy,
+    /// A macOS configuration profile: the app's managed preferences, key `PolicyFile`.
+    ManagedPreferences,
     System,
     User,
 }
@@ -93,10 +104,8 @@ pub enum PolicyError {
     },
     #[error("The policy file {} is not valid:\n{}", .path.display(), render_issues(.path, .issues))]
     Invalid { path: PathBuf, issues: Vec<Issue> },
-    #[error(
-        "Group Policy's Postern setting (HKLM\\SOFTWARE\\Policies\\Postern, PolicyFile) cannot be read: {detail}."
-    )]
-    GroupPolicyUnreadable { detail: String },
+    #[error("{0}.")]
+    Managed(#[from] managed::ManagedError),
     #[error("The organization policy ({}) has no [{section}] section, so there is nothing to check against.", .path.display())]
     MissingSection {
         path: PathBuf,
@@ -146,9 +155,10 @@ impl Problem for PolicyError {
             PolicyError::Unreadable { .. } => {
                 "Check that the file exists and that you may read it.".into()
             }
-            PolicyError::GroupPolicyUnreadable { .. } => {
-                "Ask your IT department to set PolicyFile to the policy file's path, as a string (the ADMX template does).".into()
-            }
+            PolicyError::Managed(e) => match e.channel {
+                managed::Channel::GroupPolicy => "Ask your IT department to fix Postern's Group Policy settings (the ADMX template writes them with the right types).".into(),
+                managed::Channel::ManagedPreferences => "Ask your IT department to fix Postern's configuration profile (PolicyFile a string; StartAtLogin and ConnectOnStart true or false).".into(),
+            },
             PolicyError::MissingSection { section, .. } => {
                 format!("Ask your IT department to add [{section}] to Postern's policy.")
             }
@@ -165,15 +175,24 @@ impl fmt::Display for PolicyOrigin {
             PolicyOrigin::CommandLine => "--policy",
             PolicyOrigin::Environment => POLICY_ENV,
             PolicyOrigin::GroupPolicy => "group-policy",
+            PolicyOrigin::ManagedPreferences => "managed-preferences",
             PolicyOrigin::System => "system",
             PolicyOrigin::User => "user",
         })
     }
 }
 
-/// Finds the policy file in lookup order. A file named explicitly (flag, environment, or Group
-/// Policy on Windows) must exist; the system and user locations are only used when present.
+/// Finds the policy file in lookup order. A file named explicitly (flag, environment, or the
+/// management channel) must exist; the system and user locations are only used when present.
 pub fn locate(explicit: Option<&Path>) -> Result<PolicyFile, PolicyError> {
+    locate_with(explicit, &managed::read()?)
+}
+
+/// [`locate`] with the management channel's values already read.
+pub fn locate_with(
+    explicit: Option<&Path>,
+    managed: &managed::Managed,
+) -> Result<PolicyFile, PolicyError> {
     if let Some(path) = explicit {
         return Ok(PolicyFile {
             path: path.to_path_buf(),
@@ -186,12 +205,13 @@ pub fn locate(explicit: Option<&Path>) -> Result<PolicyFile, PolicyError> {
             origin: PolicyOrigin::Environment,
         });
     }
-    let managed = paths::group_policy_file()
-        .map_err(|detail| PolicyError::GroupPolicyUnreadable { detail })?;
-    if let Some(path) = managed {
+    if let Some(file) = &managed.policy_file {
         return Ok(PolicyFile {
-            path,
-            origin: PolicyOrigin::GroupPolicy,
+            path: file.value.clone(),
+            origin: match file.channel {
+                managed::Channel::GroupPolicy => PolicyOrigin::GroupPolicy,
+                managed::Channel::ManagedPreferences => PolicyOrigin::ManagedPreferences,
+            },
         });
     }
     let mut searched = vec![paths::system_policy_file()];
@@ -279,6 +299,14 @@ pub fn parse(text: &str) -> Result<OrgPolicy, Vec<Issue>> {
         t.finish(&mut d);
         section
     });
+    let app = root
+        .table(&mut d, "app")
+        .map(|mut t| {
+            let section = app::read(&mut t, &mut d);
+            t.finish(&mut d);
+            section
+        })
+        .unwrap_or_default();
     let sections = (posture.is_some(), egress.is_some());
     let mut access: Vec<access::AccessRule> = Vec::new();
     for mut t in root.tables(&mut d, "access") {
@@ -314,6 +342,7 @@ pub fn parse(text: &str) -> Result<OrgPolicy, Vec<Issue>> {
             posture,
             access,
             handler,
+            app,
         }),
         _ => Err(d.issues),
     }
@@ -482,6 +511,25 @@ x = 1
             issues
                 .iter()
                 .any(|i| i.message.contains("unknown key `startUrl`"))
+        );
+    }
+
+    #[test]
+    fn the_app_section_sets_what_it_names_and_leaves_the_rest_to_the_person() {
+        let p = parse(&format!("{GOOD}\n[app]\nstart_at_login = true\n")).unwrap();
+        assert_eq!(p.app.start_at_login, Some(true));
+        assert_eq!(p.app.connect_on_start, None);
+        assert_eq!(parse(GOOD).unwrap().app, app::AppSettings::default());
+        let (_, all) = issues_of(&format!(
+            "{GOOD}\n[app]\nstart_at_login = \"yes\"\nconnect_on_login = true\n"
+        ));
+        assert!(
+            all.contains("7:18 `app.start_at_login` must be true or false, found string"),
+            "{all}"
+        );
+        assert!(
+            all.contains("8:1 unknown key `connect_on_login` in [app]"),
+            "{all}"
         );
     }
 

@@ -49,6 +49,12 @@ pub enum ExitCode {
     /// The AWS console sign-in could not be made (the federation endpoint refused or was
     /// unreachable).
     ConsoleSignInFailed = 19,
+    /// The organization sets this (Group Policy, a configuration profile or its policy file):
+    /// it cannot be changed here.
+    SettingLocked = 20,
+    /// The login item (start at login) could not be read, written or removed, or the desktop
+    /// app it would start is not installed.
+    LoginItemFailed = 21,
     /// `postern exec`: the command exists but could not be started (as `env` and shells say).
     CommandNotRunnable = 126,
     /// `postern exec`: no such command.

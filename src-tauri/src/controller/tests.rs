@@ -8,6 +8,27 @@ use postern_ipc::agent::AgentError;
 use super::*;
 use crate::failure::FailureKind;
 
+/// A person's login item, in memory.
+#[derive(Default)]
+struct LoginItemsInMemory(Mutex<Option<settings::LoginItem>>);
+
+impl LoginItems for LoginItemsInMemory {
+    fn read(&self) -> Result<Option<settings::LoginItem>, settings::LoginItemError> {
+        Ok(self.0.lock().unwrap().clone())
+    }
+    fn write(&self, program: &Path) -> Result<settings::LoginItem, settings::LoginItemError> {
+        let item = settings::LoginItem {
+            location: "memory".into(),
+            program: Some(program.to_path_buf()),
+        };
+        *self.0.lock().unwrap() = Some(item.clone());
+        Ok(item)
+    }
+    fn remove(&self) -> Result<bool, settings::LoginItemError> {
+        Ok(self.0.lock().unwrap().take().is_some())
+    }
+}
+
 /// Records what the controller shows, in order.
 #[derive(Default)]
 struct Recorder {
@@ -36,6 +57,14 @@ impl Recorder {
 }
 
 fn options(dir: &Path, policy: Option<&str>) -> StartOptions {
+    options_with(dir, policy, Arc::new(LoginItemsInMemory::default()))
+}
+
+fn options_with(
+    dir: &Path,
+    policy: Option<&str>,
+    login_items: Arc<dyn LoginItems + Send + Sync>,
+) -> StartOptions {
     let policy_file = policy.map(|text| {
         let path = dir.join("policy.toml");
         std::fs::write(&path, text).unwrap();
@@ -49,6 +78,7 @@ fn options(dir: &Path, policy: Option<&str>) -> StartOptions {
         places: Places::Isolated {
             root: dir.to_path_buf(),
             secrets: Arc::new(postern_core::identity::MemoryStore::default()),
+            login_items,
         },
     }
 }
@@ -197,4 +227,119 @@ async fn connect_from_the_tray_goes_straight_on_only_when_the_choice_is_obvious(
     }
     assert!(started, "{:?}", shell.indicators());
     controller.shutdown().await;
+}
+
+const PLAIN_POLICY: &str = "[identity_center]\nstart_url = \"https://ctl.awsapps.com/start\"\nregion = \"eu-west-1\"\n\
+                            oidc_endpoint = \"http://127.0.0.1:9\"\nportal_endpoint = \"http://127.0.0.1:9\"\n\n\
+                            [[access]]\naccount = \"111122223333\"\nrole = \"Developer\"\nrequire = []\n";
+
+async fn started_with(
+    dir: &Path,
+    app_section: &str,
+    items: Arc<LoginItemsInMemory>,
+) -> Arc<Controller> {
+    let policy = format!("{PLAIN_POLICY}\n{app_section}");
+    Controller::start(
+        options_with(dir, Some(&policy), items),
+        Arc::new(Recorder::default()),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn the_window_turns_start_at_login_on_and_off_as_the_persons_choice() {
+    let dir = tempfile::tempdir().unwrap();
+    let items = Arc::new(LoginItemsInMemory::default());
+    let controller = started_with(dir.path(), "", items.clone()).await;
+    let before = controller.view().settings.unwrap();
+    assert!(!before.start_at_login.on && !before.start_at_login.locked);
+    assert_eq!(before.start_at_login.origin, "default");
+    let on = controller.set_start_at_login(true).unwrap();
+    assert!(on.start_at_login.on);
+    assert_eq!(on.start_at_login.origin, "your choice");
+    assert_eq!(
+        items.read().unwrap().unwrap().program,
+        Some(std::env::current_exe().unwrap())
+    );
+    let off = controller.set_start_at_login(false).unwrap();
+    assert!(!off.start_at_login.on);
+    assert!(items.read().unwrap().is_none());
+    controller.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_setting_the_organization_forces_is_locked_in_the_window_and_written_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let items = Arc::new(LoginItemsInMemory::default());
+    let controller = started_with(
+        dir.path(),
+        "[app]\nstart_at_login = true\nconnect_on_start = true\n",
+        items.clone(),
+    )
+    .await;
+    let shown = controller.view().settings.unwrap();
+    assert!(shown.start_at_login.on && shown.start_at_login.locked);
+    assert_eq!(
+        shown.start_at_login.origin,
+        "set by your organization (policy file)"
+    );
+    let refused = controller.set_start_at_login(false).unwrap_err();
+    assert_eq!(refused.failure().kind, FailureKind::SettingLocked);
+    assert!(
+        refused.failure().message.contains("cannot be changed here"),
+        "{refused:?}"
+    );
+    // At start the item is written; at login the organization's connect-on-start applies.
+    let app = Path::new("/opt/postern/postern-app");
+    assert_eq!(
+        controller.after_start(true, app),
+        AfterStart::Stay { connect: true }
+    );
+    assert_eq!(items.read().unwrap().unwrap().program.as_deref(), Some(app));
+    // Started by hand, it never connects by itself.
+    assert_eq!(
+        controller.after_start(false, app),
+        AfterStart::Stay { connect: false }
+    );
+    controller.shutdown().await;
+}
+
+#[tokio::test]
+async fn started_at_login_while_start_at_login_is_off_the_app_quits_and_the_item_goes() {
+    let dir = tempfile::tempdir().unwrap();
+    let items = Arc::new(LoginItemsInMemory::default());
+    items.write(Path::new("/opt/postern/postern-app")).unwrap();
+    let controller =
+        started_with(dir.path(), "[app]\nstart_at_login = false\n", items.clone()).await;
+    assert_eq!(
+        controller.after_start(true, Path::new("/opt/postern/postern-app")),
+        AfterStart::Quit
+    );
+    assert!(
+        items.read().unwrap().is_none(),
+        "the forced-off item is removed"
+    );
+    controller.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_invalid_policy_shows_a_settings_problem_instead_of_a_guess() {
+    let dir = tempfile::tempdir().unwrap();
+    let controller = started_with(
+        dir.path(),
+        "[app]\nstart_at_login = \"yes\"\n",
+        Arc::new(LoginItemsInMemory::default()),
+    )
+    .await;
+    let view = controller.view();
+    assert!(view.settings.is_none());
+    let problem = view.settings_problem.unwrap();
+    assert!(
+        problem.message.contains("must be true or false"),
+        "{problem:?}"
+    );
+    assert_eq!(
+        controller.after_start(true, Path::new("/x")),
+        AfterStart::Stay { connect: false }
+    );
 }
