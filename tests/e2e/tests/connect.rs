@@ -285,6 +285,21 @@ fn no_agent_a_stale_socket_a_second_agent_and_a_forbidden_role_are_explained() {
         std::thread::sleep(Duration::from_millis(50));
     }
     Run::from(postern().arg("status")).assert_ok();
+    // The JSON document also says the app's settings and where each came from.
+    let status = Run::from(postern().args(["status", "--json"])).json();
+    assert_eq!(status["state"]["state"], "idle", "{status}");
+    assert_eq!(
+        status["settings"]["startAtLogin"]["value"], false,
+        "{status}"
+    );
+    assert_eq!(
+        status["settings"]["startAtLogin"]["origin"], "default",
+        "{status}"
+    );
+    assert_eq!(
+        status["settings"]["connectOnStart"]["locked"], false,
+        "{status}"
+    );
     let second = Run::from(postern().args(["agent", "--no-browser"]));
     second.assert_fails(16, "another Postern agent is already running");
 
