@@ -163,6 +163,10 @@ Section "Uninstall"
     SendMessage ${HWND_BROADCAST} ${WM_SETTINGCHANGE} 0 "STR:Environment" /TIMEOUT=5000
   path_kept:
 
+  ; Start at login of the person removing Postern (other accounts' values name a program that is
+  ; gone, which Windows skips at login).
+  DeleteRegValue HKCU "Software\Microsoft\Windows\CurrentVersion\Run" "Postern"
+
   Delete "$SMPROGRAMS\Postern.lnk"
   Delete "$INSTDIR\postern.exe"
   Delete "$INSTDIR\postern-helper.exe"

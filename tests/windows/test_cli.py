@@ -196,7 +196,7 @@ def admx_setting():
     adml = ET.parse(here / "en-US" / "postern.adml").getroot()
     strings = {e.get("id") for e in adml.iterfind(".//p:string", ns)}
     presentations = {e.get("id") for e in adml.iterfind(".//p:presentation", ns)}
-    (policy,) = admx.iterfind(".//p:policy", ns)
+    (policy,) = [p for p in admx.iterfind(".//p:policy", ns) if p.get("name") == "PolicyFile"]
     for ref in (policy.get("displayName"), policy.get("explainText")):
         assert ref[len("$(string."):-1] in strings, ref
     assert policy.get("presentation")[len("$(presentation."):-1] in presentations

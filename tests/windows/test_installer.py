@@ -15,6 +15,9 @@ INSTALLED = PREFIX / "drive_c" / "Program Files" / "Postern"
 PROGRAM_DATA = PREFIX / "drive_c" / "ProgramData" / "Postern"
 SERVICE_KEY = r"HKLM\System\CurrentControlSet\Services\postern-helper"
 ENVIRONMENT_KEY = r"HKLM\System\CurrentControlSet\Control\Session Manager\Environment"
+ORGANIZATION_POLICY = ('# the organization\'s policy\n[identity_center]\n'
+                       'start_url = "https://my-org.awsapps.com/start"\nregion = "eu-west-1"\n')
+RUN_KEY = r"HKCU\Software\Microsoft\Windows\CurrentVersion\Run"
 
 pytestmark = pytest.mark.skipif(
     not INSTALLER or not PREFIX.is_dir(), reason="run by scripts/windows (POSTERN_INSTALLER)")
@@ -48,7 +51,7 @@ def test_a_silent_install_and_removal_leave_the_machine_as_it_was_but_the_policy
     assert lookalike in path_before.split(";"), path_before
     PROGRAM_DATA.mkdir(parents=True, exist_ok=True)
     policy = PROGRAM_DATA / "policy.toml"
-    policy.write_text("# the organization's policy\n")
+    policy.write_text(ORGANIZATION_POLICY)
 
     done = run_wine(INSTALLER, "/S", timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
@@ -72,6 +75,11 @@ def test_a_silent_install_and_removal_leave_the_machine_as_it_was_but_the_policy
     assert path.split(";").count(r"C:\Program Files\Postern") == 1, path
     wait_until("the reinstalled helper answers", helper_answers)
 
+    # Start at login, turned on with the installed CLI: the Run value names the installed app.
+    installed_cli = run_wine(str(INSTALLED / "postern.exe"), "autostart", "enable")
+    assert installed_cli.returncode == 0, installed_cli.stdout + installed_cli.stderr
+    assert reg_value(RUN_KEY, "Postern") == r'"C:\Program Files\Postern\postern-app.exe" --at-login'
+
     # `_?=` runs the uninstaller in place and waits for it (it cannot delete itself then).
     done = run_wine(str(INSTALLED / "uninstall.exe"), "/S",
                            r"_?=C:\Program Files\Postern", timeout=300)
@@ -83,6 +91,7 @@ def test_a_silent_install_and_removal_leave_the_machine_as_it_was_but_the_policy
     left = sorted(p.name for p in INSTALLED.iterdir()) if INSTALLED.exists() else []
     assert left in ([], ["uninstall.exe"]), left
     assert reg_value(ENVIRONMENT_KEY, "Path") == path_before
-    assert policy.read_text() == "# the organization's policy\n"
+    assert policy.read_text() == ORGANIZATION_POLICY
     assert not (PROGRAM_DATA / "helper").exists(), "the helper's files were left"
     assert not shortcut.exists(), "the Start menu entry was left"
+    assert reg_value(RUN_KEY, "Postern") is None, "start at login was left behind"
