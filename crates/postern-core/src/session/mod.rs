@@ -13,6 +13,7 @@ use time::OffsetDateTime;
 use crate::policy::access::Gate;
 use crate::vpn::tunnel::TunnelState;
 
+pub mod journey;
 pub mod notify;
 pub mod present;
 
