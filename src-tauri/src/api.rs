@@ -9,14 +9,16 @@ use std::marker::PhantomData;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use postern_core::session::present::Presentation;
+use std::collections::BTreeMap;
+
 use serde::Serialize;
 use tauri::{AppHandle, Emitter, State};
 
 use crate::controller::Controller;
 use crate::failure::CommandError;
 use crate::view::{
-    CheckLine, DiagnosticsPreview, EgressView, SavedBundle, SettingsView, WindowView,
+    CheckLine, CopiedDetails, DiagnosticsPreview, EgressView, SavedBundle, SessionView,
+    SettingsView, WindowView,
 };
 
 type Ctl<'a> = State<'a, Arc<Controller>>;
@@ -55,6 +57,17 @@ window_commands! {
     /// Everything the window shows at once.
     fn view(controller) -> WindowView {
         Ok(controller.view())
+    }
+
+    /// The window's words, by id (the catalogue's `window-…` messages).
+    fn texts(controller) -> BTreeMap<String, String> {
+        let _ = controller;
+        Ok(postern_core::l10n::window_texts())
+    }
+
+    /// Puts the details for the helpdesk (no secrets) on the clipboard.
+    fn copy_details(controller) -> CopiedDetails {
+        Ok(controller.copy_details())
     }
 
     /// Connects to this account and role (and VPN profile, else the policy's).
@@ -153,8 +166,8 @@ macro_rules! window_events {
 }
 
 window_events! {
-    /// Every new session state, as presented.
-    SESSION = "session": Presentation;
+    /// Every new session state, as presented, with the steps of the latest Connect.
+    SESSION = "session": SessionView;
     /// The tray asked for the diagnostics section.
     SHOW_DIAGNOSTICS = "show-diagnostics": ();
 }

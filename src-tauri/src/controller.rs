@@ -4,19 +4,22 @@
 //! machine, their looks from `present`, notifications from `notify`.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use postern_agent::diagnostics::{DiagnosticsSources, collect};
 use postern_agent::{Agent, AgentConfig};
 use postern_core::Problem;
 use postern_core::diagnostics::default_bundle_name;
+use postern_core::diagnostics::redact::Redactor;
 use postern_core::egress::{self, CountryDatabase};
-use postern_core::identity::{KeyringStore, SecretStore};
+use postern_core::identity::{Identity, KeyringStore, SecretStore};
+use postern_core::l10n::{text, text_with};
 use postern_core::policy::{self, OrgPolicy};
 use postern_core::posture;
+use postern_core::session::journey::{Journey, JourneyTracker};
 use postern_core::session::notify::{Notice, Notifier};
-use postern_core::session::present::{Presentation, present};
+use postern_core::session::present::{Presentation, present_named};
 use postern_core::session::{SessionState, Transition};
 use postern_core::settings::{self, LoginItems, Reconciled, Settings, ThisUser};
 use postern_core::vpn::ProfileStore;
@@ -25,15 +28,17 @@ use time::OffsetDateTime;
 use tokio::sync::watch;
 
 use crate::failure::CommandError;
+use crate::names::AccountNames;
 use crate::view::{
-    self, CheckLine, DiagnosticsPreview, EgressView, SavedBundle, SettingsView, WindowView,
+    self, CheckLine, CopiedDetails, DiagnosticsPreview, EgressView, SavedBundle, SessionView,
+    SettingsView, WindowView,
 };
 
 /// Where the controller's output goes: the tray, the window and the desktop's notifications.
 /// The Tauri app implements it; tests record it.
 pub trait Shell: Send + Sync + 'static {
     /// A new state to show (tray icon, menu, tooltip; the window's `session` event).
-    fn render(&self, view: &Presentation);
+    fn render(&self, view: &SessionView);
     fn notify(&self, notice: &Notice);
 }
 
@@ -50,6 +55,10 @@ pub struct Controller {
     profiles: ProfileStore,
     /// The person's login item (start at login).
     login_items: Arc<dyn LoginItems + Send + Sync>,
+    /// The session as last rendered, with the journey of the latest Connect.
+    shown: Arc<Mutex<SessionView>>,
+    names: Arc<AccountNames>,
+    clipboard: Mutex<Option<arboard::Clipboard>>,
 }
 
 /// What the app does once it has started.
@@ -88,12 +97,14 @@ impl Controller {
     pub async fn start(options: StartOptions, shell: Arc<dyn Shell>) -> Arc<Self> {
         let loaded = policy::load(options.policy_file.as_deref());
         let mut profiles = ProfileStore::new(ProfileStore::default_dir(), Arc::new(KeyringStore));
+        let mut names_file = postern_core::paths::user_state_dir().join("account-names.json");
+        let mut identity = None;
         let (policy, agent, setup_problem) = match loaded {
             Err(e) => (
                 None,
                 None,
                 Some(Presentation::problem(
-                    "Not configured",
+                    &text("state-not-configured"),
                     e.to_string(),
                     e.next_step(),
                 )),
@@ -111,15 +122,25 @@ impl Controller {
                     ),
                 };
                 profiles = ProfileStore::new(config.profiles.clone(), config.secrets.clone());
+                names_file = config.state_dir.join("account-names.json");
+                // Only to learn the accounts' names after a sign-in; the agent does the rest.
+                identity = Identity::new(
+                    &policy.identity_center,
+                    config.secrets.clone(),
+                    config.state_dir.clone(),
+                    config.aws_dir.clone(),
+                )
+                .map(Arc::new)
+                .ok();
                 match Agent::start(config, &options.agent_socket).await {
                     Ok(agent) => (Some(policy), Some(agent), None),
                     Err(e) => (
                         Some(policy),
                         None,
                         Some(Presentation::problem(
-                            "Postern cannot start",
-                            format!("The session could not start: {e}."),
-                            "Quit the other Postern (app or `postern agent`) and open Postern again.".into(),
+                            &text("state-cannot-start"),
+                            text_with("state-cannot-start-reason", &[("detail", (&e).into())]),
+                            text("state-cannot-start-next"),
                         )),
                     ),
                 }
@@ -129,6 +150,11 @@ impl Controller {
             Places::ThisUser => Arc::new(ThisUser),
             Places::Isolated { login_items, .. } => login_items,
         };
+        let names = Arc::new(AccountNames::load(names_file));
+        let first = SessionView {
+            presentation: setup_problem.clone().unwrap_or_else(Presentation::starting),
+            journey: Journey::default(),
+        };
         let controller = Arc::new(Self {
             agent,
             policy,
@@ -136,26 +162,58 @@ impl Controller {
             setup_problem,
             profiles,
             login_items,
+            shown: Arc::new(Mutex::new(first)),
+            names,
+            clipboard: Mutex::new(None),
         });
         match &controller.agent {
             Some(agent) => {
-                tokio::spawn(render_loop(agent.transitions(), shell));
+                tokio::spawn(render_loop(
+                    agent.transitions(),
+                    shell,
+                    Rendering {
+                        names: controller.names.clone(),
+                        identity,
+                        shown: controller.shown.clone(),
+                    },
+                ));
             }
-            None => shell.render(&controller.presentation()),
+            None => shell.render(&controller.session()),
         }
         controller
     }
 
-    pub fn presentation(&self) -> Presentation {
-        match (&self.setup_problem, &self.agent) {
-            (Some(problem), _) => problem.clone(),
-            (None, Some(agent)) => present(&agent.transitions().borrow()),
-            (None, None) => Presentation::problem(
-                "Postern stopped",
-                "The session has ended.".into(),
-                "Open Postern again.".into(),
-            ),
+    /// The session as the doors show it now.
+    pub fn session(&self) -> SessionView {
+        if let Some(problem) = &self.setup_problem {
+            return SessionView {
+                presentation: problem.clone(),
+                journey: Journey::default(),
+            };
         }
+        let Some(agent) = &self.agent else {
+            return SessionView {
+                presentation: Presentation::problem(
+                    &text("state-stopped"),
+                    text("state-stopped-reason"),
+                    text("state-stopped-next"),
+                ),
+                journey: Journey::default(),
+            };
+        };
+        let journey = self
+            .shown
+            .lock()
+            .map(|s| s.journey.clone())
+            .unwrap_or_default();
+        SessionView {
+            presentation: present_named(&agent.transitions().borrow(), |a| self.names.name_of(a)),
+            journey,
+        }
+    }
+
+    pub fn presentation(&self) -> Presentation {
+        self.session().presentation
     }
 
     pub fn view(&self) -> WindowView {
@@ -166,12 +224,16 @@ impl Controller {
         WindowView {
             settings,
             settings_problem,
-            session: self.presentation(),
-            choices: self.policy.as_ref().map(view::choices).unwrap_or_default(),
+            session: self.session(),
+            choices: self
+                .policy
+                .as_ref()
+                .map(|p| view::choices(p, |a| self.names.name_of(a)))
+                .unwrap_or_default(),
             profiles: self
                 .profiles
                 .list()
-                .map(|l| l.into_iter().map(|p| p.name).collect())
+                .map(|l| l.iter().map(view::profile_choice).collect())
                 .unwrap_or_default(),
         }
     }
@@ -285,10 +347,11 @@ impl Controller {
             .and_then(|p| p.posture.as_ref())
             .ok_or(CommandError::NoDeviceRequirements)?;
         let requirements = settings.for_this_os().clone();
-        let report = tokio::task::spawn_blocking(move || posture::check(&requirements))
+        let checked = requirements.clone();
+        let report = tokio::task::spawn_blocking(move || posture::check(&checked))
             .await
             .map_err(|_| CommandError::PostureInterrupted)?;
-        Ok(view::checklist(&report))
+        Ok(view::checklist(&report, &requirements))
     }
 
     /// Where traffic leaves now.
@@ -326,6 +389,45 @@ impl Controller {
         })
     }
 
+    /// What the helpdesk needs to hear, for the clipboard: the state, its cause and next step,
+    /// the steps, the versions and the time. Nothing secret is in a presentation; the
+    /// diagnostics' redactor still goes over it (names, addresses of mail, tokens).
+    pub fn details(&self) -> String {
+        let details = view::details(
+            &self.session(),
+            &postern_core::diagnostics::OsInfo::this_machine(),
+            OffsetDateTime::now_utc(),
+        );
+        // The install's salt: a name hashed here matches the same name in a diagnostics bundle.
+        Redactor::for_this_user(postern_core::diagnostics::salt())
+            .redact_counted(&details)
+            .0
+    }
+
+    /// Puts [`Self::details`] on the OS clipboard. The clipboard stays with the app (on X11 the
+    /// owner serves the text until something else is copied), so it is kept, not dropped.
+    pub fn copy_details(&self) -> CopiedDetails {
+        let text = self.details();
+        let copied = match self.clipboard.lock() {
+            Ok(mut clipboard) => {
+                if clipboard.is_none() {
+                    *clipboard = arboard::Clipboard::new()
+                        .map_err(|e| tracing::warn!("no clipboard: {e}"))
+                        .ok();
+                }
+                clipboard
+                    .as_mut()
+                    .map(|c| c.set_text(text.clone()))
+                    .is_some_and(|set| {
+                        set.map_err(|e| tracing::warn!("the clipboard refused the text: {e}"))
+                            .is_ok()
+                    })
+            }
+            Err(_) => false,
+        };
+        CopiedDetails { copied, text }
+    }
+
     /// Quitting disconnects cleanly: credentials withdrawn, tunnel down, socket closed.
     pub async fn shutdown(&self) {
         if let Some(agent) = &self.agent {
@@ -334,13 +436,67 @@ impl Controller {
     }
 }
 
-/// Renders every transition, notifies the actionable ones, and warns before expiry.
-async fn render_loop(mut transitions: watch::Receiver<Transition>, shell: Arc<dyn Shell>) {
+/// What the render loop keeps beside the transitions.
+struct Rendering {
+    names: Arc<AccountNames>,
+    /// To learn the accounts' names once signed in (none when it could not be made).
+    identity: Option<Arc<Identity>>,
+    shown: Arc<Mutex<SessionView>>,
+}
+
+impl Rendering {
+    /// Asks the portal for the accounts' names (after a sign-in), without holding up rendering.
+    fn learn_names(&self) {
+        let (Some(identity), names) = (self.identity.clone(), self.names.clone()) else {
+            return;
+        };
+        tokio::spawn(async move {
+            match identity.accounts().await {
+                Ok(accounts) => {
+                    names.replace(
+                        accounts
+                            .into_iter()
+                            .filter_map(|a| a.account_name.map(|name| (a.account_id, name))),
+                    );
+                }
+                Err(e) => tracing::info!("account names not refreshed: {e}"),
+            }
+        });
+    }
+}
+
+/// Renders every transition (with the journey of the latest Connect and the accounts' names),
+/// notifies the actionable ones, and warns before expiry.
+async fn render_loop(
+    mut transitions: watch::Receiver<Transition>,
+    shell: Arc<dyn Shell>,
+    rendering: Rendering,
+) {
     let mut notifier = Notifier::default();
+    let mut journey = JourneyTracker::default();
     let mut tick = tokio::time::interval(TICK);
+    let mut named_this_sign_in = false;
     loop {
         let transition = transitions.borrow_and_update().clone();
-        shell.render(&present(&transition));
+        journey.on_transition(&transition);
+        let ready = matches!(transition.state, SessionState::Ready { .. });
+        if ready && !named_this_sign_in {
+            named_this_sign_in = true;
+            rendering.learn_names();
+        } else if matches!(transition.state, SessionState::SigningIn { .. }) {
+            named_this_sign_in = false;
+        }
+        let render = |journey: &JourneyTracker| {
+            let view = SessionView {
+                presentation: present_named(&transition, |a| rendering.names.name_of(a)),
+                journey: journey.journey().clone(),
+            };
+            if let Ok(mut shown) = rendering.shown.lock() {
+                *shown = view.clone();
+            }
+            shell.render(&view);
+        };
+        render(&journey);
         if let Some(notice) = notifier.on_transition(&transition, Instant::now()) {
             shell.notify(&notice);
         }
@@ -352,6 +508,7 @@ async fn render_loop(mut transitions: watch::Receiver<Transition>, shell: Arc<dy
                     }
                     break;
                 }
+                () = rendering.names.changed() => render(&journey),
                 _ = tick.tick() => {
                     if let Some(notice) = notifier.on_tick(OffsetDateTime::now_utc(), Instant::now()) {
                         shell.notify(&notice);

@@ -11,6 +11,7 @@
 mod api;
 mod controller;
 mod failure;
+mod names;
 mod shell;
 mod view;
 

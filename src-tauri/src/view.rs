@@ -4,28 +4,49 @@
 
 use postern_core::diagnostics::Bundle;
 use postern_core::egress::{EgressReport, Verdict};
+use postern_core::l10n::{text, text_with};
 use postern_core::policy::OrgPolicy;
+use postern_core::policy::posture::{CheckName, Requirements};
 use postern_core::posture::{Outcome, PostureReport, UnknownReason};
-use postern_core::session::present::Presentation;
+use postern_core::session::journey::Journey;
+use postern_core::session::present::{Presentation, account_label};
 use postern_core::settings::{Setting, Settings};
+use postern_core::vpn::{AuthMode, ProfileSummary};
 use serde::Serialize;
 use ts_rs::TS;
 
 /// An account and role the policy allows, for the picker.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
 pub struct AccessChoice {
     pub account: String,
     pub role: String,
+    /// The account as people know it: "Production · 111122223333" once the portal named it.
+    pub account_label: String,
+}
+
+/// A stored VPN profile, for the picker.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+pub struct ProfileChoice {
+    pub name: String,
+    /// How it connects and where: "certificate · cvpn-endpoint-….eu-west-1.amazonaws.com".
+    pub description: String,
+}
+
+/// The session as the window shows it: its presentation and the steps of the latest Connect.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct SessionView {
+    pub presentation: Presentation,
+    pub journey: Journey,
 }
 
 /// Everything the window shows at once.
 #[derive(Debug, Clone, Serialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct WindowView {
-    pub session: Presentation,
+    pub session: SessionView,
     pub choices: Vec<AccessChoice>,
-    /// Stored VPN profile names.
-    pub profiles: Vec<String>,
+    pub profiles: Vec<ProfileChoice>,
     /// The app's settings; `null` with `settingsProblem` when they cannot be read.
     pub settings: Option<SettingsView>,
     pub settings_problem: Option<crate::failure::Failure>,
@@ -67,15 +88,33 @@ pub fn settings(s: &Settings) -> SettingsView {
     }
 }
 
-pub fn choices(policy: &OrgPolicy) -> Vec<AccessChoice> {
+pub fn choices(policy: &OrgPolicy, name_of: impl Fn(&str) -> Option<String>) -> Vec<AccessChoice> {
     policy
         .access
         .iter()
         .map(|rule| AccessChoice {
             account: rule.account.clone(),
             role: rule.role.clone(),
+            account_label: account_label(&rule.account, name_of(&rule.account).as_deref()),
         })
         .collect()
+}
+
+pub fn profile_choice(profile: &ProfileSummary) -> ProfileChoice {
+    let auth = match profile.auth {
+        AuthMode::Certificate => text("window-profile-certificate"),
+        AuthMode::UserPassword => text("window-profile-password"),
+        AuthMode::Federated => text("window-profile-saml"),
+    };
+    let remote = profile.remotes.first().map(String::as_str).unwrap_or("");
+    ProfileChoice {
+        name: profile.name.clone(),
+        description: [auth.as_str(), remote]
+            .into_iter()
+            .filter(|s| !s.is_empty())
+            .collect::<Vec<_>>()
+            .join(" · "),
+    }
 }
 
 impl WindowView {
@@ -83,10 +122,21 @@ impl WindowView {
     /// current account and role, else the policy's only choice. `None`: the person picks in the
     /// window.
     pub fn obvious_target(&self) -> Option<AccessChoice> {
-        let current = self.session.target.as_ref().map(|t| AccessChoice {
-            account: t.account.clone(),
-            role: t.role.clone(),
-        });
+        let current = self
+            .session
+            .presentation
+            .target
+            .as_ref()
+            .map(|t| AccessChoice {
+                account: t.account.clone(),
+                role: t.role.clone(),
+                account_label: self
+                    .session
+                    .presentation
+                    .account_label
+                    .clone()
+                    .unwrap_or_else(|| t.account.clone()),
+            });
         current.or_else(|| match self.choices.as_slice() {
             [only] => Some(only.clone()),
             _ => None,
@@ -94,11 +144,79 @@ impl WindowView {
     }
 }
 
+/// What "Copy details" did: the text, and whether it reached the clipboard (when not, the
+/// window shows it to copy by hand).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+pub struct CopiedDetails {
+    pub copied: bool,
+    pub text: String,
+}
+
+/// The text "Copy details" puts on the clipboard for the helpdesk: the versions and the time,
+/// the state with its reason and next step, the account and role, and each step of the latest
+/// Connect. The sign-in page and its code are left out: they are for the person alone.
+pub fn details(
+    session: &SessionView,
+    os: &postern_core::diagnostics::OsInfo,
+    now: time::OffsetDateTime,
+) -> String {
+    let p = &session.presentation;
+    let system = [os.name.as_deref(), os.kernel.as_deref()]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(", ");
+    let at = now
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default();
+    let mut lines = vec![
+        format!(
+            "Postern {} on {} ({}, {})",
+            env!("CARGO_PKG_VERSION"),
+            os.family,
+            system,
+            os.arch
+        ),
+        format!("Time: {at}"),
+        format!("State: {} ({})", p.headline, p.state),
+    ];
+    lines.extend(p.reason.as_ref().map(|r| format!("Why: {r}")));
+    lines.extend(p.next_step.as_ref().map(|n| format!("Next step: {n}")));
+    if let Some(t) = &p.target {
+        let account = p.account_label.as_deref().unwrap_or(&t.account);
+        lines.push(format!("Account: {account}, role {}", t.role));
+    }
+    lines.extend(p.egress_text.as_ref().map(|e| format!("Egress: {e}")));
+    for step in &session.journey.steps {
+        let elapsed = step
+            .elapsed_ms
+            .map(|ms| format!(" in {:.1} s", ms as f64 / 1000.0))
+            .unwrap_or_default();
+        let status = serde_json::to_value(step.status).unwrap_or_default();
+        let name = serde_json::to_value(step.name).unwrap_or_default();
+        let mut line = format!(
+            "Step {}: {}{elapsed}",
+            name.as_str().unwrap_or(""),
+            status.as_str().unwrap_or("")
+        );
+        if let Some(reason) = &step.reason {
+            line.push_str(&format!(" ({reason})"));
+        }
+        lines.push(line);
+    }
+    lines.join("\n")
+}
+
 /// One line of the posture checklist.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct CheckLine {
+    /// The check's id and subject (`required_process falcon-sensor`), for the helpdesk.
     pub name: String,
+    /// What people call it: "Operating system", "Required app: falcon-sensor".
+    pub label: String,
+    /// What the organization requires: "needs 5.15 or later", "must be on".
+    pub requirement: Option<String>,
     /// `pass`, `fail` or `unknown`.
     pub status: String,
     pub detail: String,
@@ -107,7 +225,26 @@ pub struct CheckLine {
     pub blocks: bool,
 }
 
-pub fn checklist(report: &PostureReport) -> Vec<CheckLine> {
+/// "needs 5.15 or later", "must be on": what the policy asks of a check.
+pub fn requirement(check: CheckName, required: &Requirements) -> Option<String> {
+    let on = |yes: bool| yes.then(|| text("need-on"));
+    match check {
+        CheckName::OsVersion => required
+            .min_os_version
+            .as_ref()
+            .map(|v| text_with("need-os-version", &[("version", (&v.to_string()).into())])),
+        CheckName::DiskEncryption => on(required.require_disk_encryption),
+        CheckName::Firewall => on(required.require_firewall),
+        CheckName::RequiredProcess => Some(text("need-running")),
+        CheckName::ForbiddenProcess => Some(text("need-not-running")),
+        CheckName::ScreenLock => on(required.require_screen_lock),
+        CheckName::SecureBoot => on(required.require_secure_boot),
+        CheckName::SystemIntegrity => on(required.require_system_integrity),
+        CheckName::Managed => required.require_managed.then(|| text("need-managed")),
+    }
+}
+
+pub fn checklist(report: &PostureReport, required: &Requirements) -> Vec<CheckLine> {
     report
         .checks
         .iter()
@@ -115,6 +252,11 @@ pub fn checklist(report: &PostureReport) -> Vec<CheckLine> {
             let name = match &c.subject {
                 Some(s) => format!("{} {s}", c.check.key()),
                 None => c.check.key().to_string(),
+            };
+            let kind = text(&format!("check-{}", c.check.key().replace('_', "-")));
+            let label = match &c.subject {
+                Some(s) => format!("{kind}: {s}"),
+                None => kind,
             };
             let (status, detail, remediation) = match &c.outcome {
                 Outcome::Pass { detail } => ("pass", detail.clone(), None),
@@ -125,15 +267,19 @@ pub fn checklist(report: &PostureReport) -> Vec<CheckLine> {
                 Outcome::Unknown { reason } => (
                     "unknown",
                     match reason {
-                        UnknownReason::NotApplicable => "not applicable here".to_string(),
-                        UnknownReason::NeedsElevation => "needs administrator rights".to_string(),
-                        UnknownReason::DetectionFailed(d) => format!("could not be read ({d})"),
+                        UnknownReason::NotApplicable => text("check-not-applicable"),
+                        UnknownReason::NeedsElevation => text("check-needs-elevation"),
+                        UnknownReason::DetectionFailed(d) => {
+                            text_with("check-unreadable", &[("detail", d.into())])
+                        }
                     },
                     None,
                 ),
             };
             CheckLine {
                 name,
+                label,
+                requirement: requirement(c.check, required),
                 status: status.into(),
                 detail,
                 remediation,
@@ -223,7 +369,14 @@ pub fn typescript() -> String {
         SignInPrompt::decl(&cfg),
         Target::decl(&cfg),
         Presentation::decl(&cfg),
+        postern_core::session::present::PrimaryAction::decl(&cfg),
+        postern_core::session::journey::StepName::decl(&cfg),
+        postern_core::session::journey::StepStatus::decl(&cfg),
+        postern_core::session::journey::Step::decl(&cfg),
+        Journey::decl(&cfg),
+        SessionView::decl(&cfg),
         AccessChoice::decl(&cfg),
+        ProfileChoice::decl(&cfg),
         WindowView::decl(&cfg),
         SettingView::decl(&cfg),
         SettingsView::decl(&cfg),
@@ -232,6 +385,7 @@ pub fn typescript() -> String {
         BundleFile::decl(&cfg),
         DiagnosticsPreview::decl(&cfg),
         SavedBundle::decl(&cfg),
+        CopiedDetails::decl(&cfg),
         crate::failure::FailureKind::decl(&cfg),
         crate::failure::Failure::decl(&cfg),
     ];

@@ -23,7 +23,11 @@ reason: string | null,
 /**
  * The one thing to do next, if anything.
  */
-nextStep: string | null, canConnect: boolean, canDisconnect: boolean, target: Target | null, signIn: SignInPrompt | null, 
+nextStep: string | null, canConnect: boolean, canDisconnect: boolean, target: Target | null, 
+/**
+ * The target's account as people know it: "Production · 111122223333", or the id.
+ */
+accountLabel: string | null, signIn: SignInPrompt | null, 
 /**
  * The egress address this session proved, when its rule requires the egress gate.
  */
@@ -31,15 +35,45 @@ egress: string | null,
 /**
  * The egress as every door words it: the address, or that the policy does not require it.
  */
-egressText: string | null, expiresAt: string | null, };
+egressText: string | null, expiresAt: string | null, primary: PrimaryAction, };
 
-export type AccessChoice = { account: string, role: string, };
+export type PrimaryAction = "connect" | "sign-in" | "retry" | "disconnect" | "none";
 
-export type WindowView = { session: Presentation, choices: Array<AccessChoice>, 
+export type StepName = "sign-in" | "device" | "vpn" | "network" | "credentials";
+
+export type StepStatus = "pending" | "running" | "done" | "skipped" | "failed";
+
+export type Step = { name: StepName, status: StepStatus, 
 /**
- * Stored VPN profile names.
+ * When it began running (the window counts a running step's time from it).
  */
-profiles: Array<string>, 
+startedAt: string | null, 
+/**
+ * How long it took, once it ended.
+ */
+elapsedMs: number | null, 
+/**
+ * Why it failed (or is paused), and what to do: the cause's own sentence and next step.
+ */
+reason: string | null, nextStep: string | null, };
+
+export type Journey = { steps: Array<Step>, };
+
+export type SessionView = { presentation: Presentation, journey: Journey, };
+
+export type AccessChoice = { account: string, role: string, 
+/**
+ * The account as people know it: "Production · 111122223333" once the portal named it.
+ */
+accountLabel: string, };
+
+export type ProfileChoice = { name: string, 
+/**
+ * How it connects and where: "certificate · cvpn-endpoint-….eu-west-1.amazonaws.com".
+ */
+description: string, };
+
+export type WindowView = { session: SessionView, choices: Array<AccessChoice>, profiles: Array<ProfileChoice>, 
 /**
  * The app's settings; `null` with `settingsProblem` when they cannot be read.
  */
@@ -61,7 +95,19 @@ source: string | null, };
 
 export type SettingsView = { startAtLogin: SettingView, connectOnStart: SettingView, };
 
-export type CheckLine = { name: string, 
+export type CheckLine = { 
+/**
+ * The check's id and subject (`required_process falcon-sensor`), for the helpdesk.
+ */
+name: string, 
+/**
+ * What people call it: "Operating system", "Required app: falcon-sensor".
+ */
+label: string, 
+/**
+ * What the organization requires: "needs 5.15 or later", "must be on".
+ */
+requirement: string | null, 
 /**
  * `pass`, `fail` or `unknown`.
  */
@@ -87,6 +133,8 @@ export type DiagnosticsPreview = { files: Array<BundleFile>, missing: Array<Bund
 
 export type SavedBundle = { path: string, bytes: number, };
 
+export type CopiedDetails = { copied: boolean, text: string, };
+
 export type FailureKind = "not-running" | "refused" | "no-sign-in-waiting" | "unsafe-sign-in-address" | "not-required" | "interrupted" | "bad-country-database" | "not-saved" | "no-browser" | "setting-locked" | "setting-not-changed";
 
 export type Failure = { kind: FailureKind, 
@@ -106,6 +154,10 @@ export type Invoke = <T>(command: string, args?: Record<string, unknown>) => Pro
 export const commands = (invoke: Invoke) => ({
   /** Everything the window shows at once. */
   view: (): Promise<WindowView> => invoke<WindowView>("view"),
+  /** The window's words, by id (the catalogue's `window-…` messages). */
+  texts: (): Promise<{ [key in string]: string }> => invoke<{ [key in string]: string }>("texts"),
+  /** Puts the details for the helpdesk (no secrets) on the clipboard. */
+  copyDetails: (): Promise<CopiedDetails> => invoke<CopiedDetails>("copy_details"),
   /** Connects to this account and role (and VPN profile, else the policy's). */
   connect: (account: string, role: string, profile: string | null): Promise<null> => invoke<null>("connect", { account, role, profile }),
   /** Withdraws the credentials and brings the tunnel down. */
@@ -129,9 +181,9 @@ export type Listen = <T>(event: string, handler: (event: { payload: T }) => void
 
 /** The window's events. */
 export const events = (listen: Listen) => ({
-  /** Every new session state, as presented. */
-  session: (handler: (payload: Presentation) => void): Promise<() => void> =>
-    listen<Presentation>("session", (event) => handler(event.payload)),
+  /** Every new session state, as presented, with the steps of the latest Connect. */
+  session: (handler: (payload: SessionView) => void): Promise<() => void> =>
+    listen<SessionView>("session", (event) => handler(event.payload)),
   /** The tray asked for the diagnostics section. */
   showDiagnostics: (handler: (payload: null) => void): Promise<() => void> =>
     listen<null>("show-diagnostics", (event) => handler(event.payload)),

@@ -12,6 +12,7 @@ pub mod credentials;
 pub mod diagnostics;
 pub mod egress;
 pub mod identity;
+pub mod l10n;
 mod loopback;
 pub mod paths;
 pub mod policy;

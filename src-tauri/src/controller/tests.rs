@@ -33,12 +33,14 @@ impl LoginItems for LoginItemsInMemory {
 #[derive(Default)]
 struct Recorder {
     views: Mutex<Vec<Presentation>>,
+    journeys: Mutex<Vec<postern_core::session::journey::Journey>>,
     notices: Mutex<Vec<Notice>>,
 }
 
 impl Shell for Recorder {
-    fn render(&self, view: &Presentation) {
-        self.views.lock().unwrap().push(view.clone());
+    fn render(&self, view: &SessionView) {
+        self.views.lock().unwrap().push(view.presentation.clone());
+        self.journeys.lock().unwrap().push(view.journey.clone());
     }
     fn notify(&self, notice: &Notice) {
         self.notices.lock().unwrap().push(notice.clone());
@@ -90,8 +92,14 @@ async fn without_a_policy_the_tray_and_window_say_not_configured_and_commands_ex
     let controller = Controller::start(options(dir.path(), None), shell.clone()).await;
     assert_eq!(shell.indicators(), [Indicator::Blocked]);
     let view = controller.view();
-    assert_eq!(view.session.headline, "Not configured");
-    assert!(view.session.reason.unwrap().contains("missing.toml"));
+    assert_eq!(view.session.presentation.headline, "Not configured");
+    assert!(
+        view.session
+            .presentation
+            .reason
+            .unwrap()
+            .contains("missing.toml")
+    );
     let refused = controller
         .connect("111122223333".into(), "Developer".into(), None)
         .await
@@ -117,7 +125,7 @@ async fn a_connect_that_fails_is_rendered_step_by_step_with_its_reason_and_no_po
     let controller = Controller::start(options(dir.path(), Some(policy)), shell.clone()).await;
     let view = controller.view();
     assert_eq!(view.choices.len(), 1);
-    assert!(view.session.can_connect);
+    assert!(view.session.presentation.can_connect);
     // A role the policy does not list is refused by the agent, with its sentence.
     let refused = controller
         .connect("111122223333".into(), "Admin".into(), None)
@@ -165,6 +173,14 @@ async fn a_connect_that_fails_is_rendered_step_by_step_with_its_reason_and_no_po
         "{:?}",
         blocked.next_step
     );
+    // The journey holds the failing step, with the same reason.
+    let journey = shell.journeys.lock().unwrap().last().cloned().unwrap();
+    let sign_in = &journey.steps[0];
+    assert_eq!(
+        sign_in.status,
+        postern_core::session::journey::StepStatus::Failed
+    );
+    assert_eq!(sign_in.reason.as_deref(), Some(reason.as_str()));
     let indicators = shell.indicators();
     assert_eq!(
         indicators.first(),

@@ -86,13 +86,31 @@ fn shots_dir() -> PathBuf {
     dir
 }
 
+/// The desktop's settings daemon (XSETTINGS) on a display, with the theme in a file the test
+/// rewrites to switch between light and dark, as a desktop does.
+fn settings_daemon(display: &str, conf: &Path) -> Spawned {
+    std::fs::write(conf, "Net/ThemeName \"Adwaita\"\n").unwrap();
+    let child = Command::new("xsettingsd")
+        .args(["-c"])
+        .arg(conf)
+        .env("DISPLAY", display)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("xsettingsd (apt install xsettingsd)");
+    std::thread::sleep(Duration::from_millis(300));
+    Spawned(child)
+}
+
 /// What both app tests stand on: the lab's turn and AWS, a user with the lab profile, a helper,
-/// a display, notifications recorded.
+/// a display with its settings daemon, notifications recorded.
 struct Desktop {
     _aws: Spawned,
     user: postern_e2e::User,
     helper: Helper,
     _x: Spawned,
+    xsettings: Spawned,
+    xsettings_conf: PathBuf,
     display: String,
     notify_log: PathBuf,
     _monitor: Spawned,
@@ -107,6 +125,8 @@ impl Desktop {
         let user = lab::connect_user();
         let helper = Helper::start(&[]);
         let (x, display) = display();
+        let xsettings_conf = user.home.path().join("xsettingsd.conf");
+        let xsettings = settings_daemon(&display, &xsettings_conf);
         daemon_draws_on(&display);
         let notify_log = user.home.path().join("notifications.log");
         let monitor = watch_notifications(&notify_log);
@@ -116,6 +136,8 @@ impl Desktop {
             user,
             helper,
             _x: x,
+            xsettings,
+            xsettings_conf,
             display,
             notify_log,
             _monitor: monitor,
@@ -178,8 +200,17 @@ fn drive_window(
     );
 
     let started = Instant::now();
+    let axe =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../ui/node_modules/axe-core/axe.min.js");
+    assert!(
+        axe.is_file(),
+        "axe-core is missing: scripts/setup installs the window's npm packages"
+    );
     let run = Command::new("ip")
         .env("DISPLAY", &desktop.display)
+        .env("AXE_SCRIPT", &axe)
+        .env("XSETTINGSD_PID", desktop.xsettings.0.id().to_string())
+        .env("XSETTINGSD_CONF", &desktop.xsettings_conf)
         .args(["netns", "exec", "pl-laptop", "python3"])
         .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("app/drive.py"))
         .arg("http://127.0.0.1:4445")
@@ -221,12 +252,57 @@ fn the_window_signs_in_connects_shows_ready_and_the_blocked_reason_with_exactly_
     let shots = shots_dir();
     let (steps, out, app_log) = drive_window(&desktop, None, &[]);
     let step = |name: &str| step(&steps, &out, name);
-    assert_eq!(step("idle")["headline"], "Not connected");
-    assert!(step("sign-in")["code"].as_str().unwrap().contains('-'));
+    let idle = step("idle");
+    assert_eq!(idle["headline"], "Not connected");
+    assert_eq!(idle["primary"], "connect", "one main action: {idle}");
+    assert_eq!(idle["primaryText"], "Connect");
+
+    // Every action is reached by Tab, in reading order, visible, with a focus ring.
+    let order = step("focus")["order"].as_array().unwrap().clone();
+    let ids: Vec<&str> = order.iter().map(|f| f["id"].as_str().unwrap()).collect();
+    let at = |id: &str| {
+        ids.iter()
+            .position(|i| *i == id)
+            .unwrap_or_else(|| panic!("Tab never reaches #{id}: {ids:?}"))
+    };
+    assert!(at("primary") < at("copy-details"), "{ids:?}");
+    assert!(at("copy-details") < at("access"), "{ids:?}");
+    assert!(at("access") < at("profile"), "{ids:?}");
+    for summary in ["This device", "Network", "Settings", "Help"] {
+        assert!(
+            ids.iter()
+                .any(|i| i.starts_with("summary:") && i.contains(summary)),
+            "Tab never reaches the {summary} section: {ids:?}"
+        );
+    }
+    for f in &order {
+        assert_eq!(f["visible"], true, "focused but not visible: {f}");
+        assert_eq!(f["ring"], true, "focused without a visible ring: {f}");
+    }
+
+    let sign_in = step("sign-in");
+    assert!(sign_in["code"].as_str().unwrap().contains('-'));
+    assert_eq!(sign_in["primary"], "sign-in", "{sign_in}");
+    assert_eq!(sign_in["steps"][0], "sign-in:running", "{sign_in}");
     let ready = step("ready");
     assert_eq!(ready["egress"], ELASTIC_IP, "{ready}");
-    assert_eq!(ready["target"], "111122223333 / Developer");
+    assert_eq!(ready["role"], "Developer");
     assert!(ready["protectedShown"].as_bool().unwrap());
+    assert_eq!(ready["primary"], "disconnect", "{ready}");
+    // Every gate the lab's rule requires is done; none failed or waits.
+    assert_eq!(
+        ready["steps"],
+        serde_json::json!([
+            "sign-in:done",
+            "device:done",
+            "vpn:done",
+            "network:done",
+            "credentials:done"
+        ]),
+        "{ready}"
+    );
+    // The account by its name, as the portal lists it.
+    assert_eq!(step("named")["account"], "Production · 111122223333");
     let checks = step("checks");
     assert_eq!(checks["natMatch"], "yes", "{checks}");
     assert_eq!(checks["address"], ELASTIC_IP);
@@ -234,13 +310,71 @@ fn the_window_signs_in_connects_shows_ready_and_the_blocked_reason_with_exactly_
         checks["checks"][0]
             .as_str()
             .unwrap()
-            .starts_with("pass os_version"),
+            .starts_with("pass Operating system — "),
         "{checks}"
     );
     let blocked = step("blocked");
     let reason = blocked["reason"].as_str().unwrap();
     assert!(reason.contains("VPN"), "{blocked}");
     assert!(blocked["nextStep"].as_str().is_some_and(|s| !s.is_empty()));
+    assert_eq!(blocked["primary"], "retry", "{blocked}");
+    // The step that failed holds the same reason.
+    assert!(
+        blocked["steps"]
+            .as_array()
+            .unwrap()
+            .contains(&serde_json::json!("vpn:failed")),
+        "{blocked}"
+    );
+    assert_eq!(blocked["stepReasons"][0], reason, "{blocked}");
+
+    // Copy details: the helpdesk's text, on the display's clipboard, without a secret.
+    let copied = step("copied");
+    assert_eq!(
+        copied["text"], "Copied. Paste it to your helpdesk.",
+        "{copied}"
+    );
+    let clipboard = copied["clipboard"].as_str().unwrap();
+    for expected in [
+        "Postern 0.1.0 on linux",
+        "State: Blocked: no AWS credentials (blocked)",
+        "Step sign-in: done in ",
+        "Step vpn: failed",
+        "(The VPN connection was lost.",
+    ] {
+        assert!(
+            clipboard.contains(expected),
+            "{expected} not in {clipboard}"
+        );
+    }
+    let code = sign_in["code"].as_str().unwrap();
+    assert!(
+        !clipboard.contains(code),
+        "the sign-in code was copied: {clipboard}"
+    );
+    assert!(
+        !clipboard.contains("ASIA") && !clipboard.contains("AKIA"),
+        "{clipboard}"
+    );
+
+    // axe-core found nothing of moderate impact or worse, in every state, light and dark.
+    let audits: Vec<&serde_json::Value> = steps.iter().filter(|s| s["step"] == "audit").collect();
+    let audited: Vec<String> = audits
+        .iter()
+        .map(|a| format!("{} {}", a["state"], a["scheme"]))
+        .collect();
+    for state in ["idle", "signing-in", "ready", "blocked", "diagnostics"] {
+        for scheme in ["light", "dark"] {
+            assert!(
+                audited.contains(&format!("\"{state}\" \"{scheme}\"")),
+                "{state} in {scheme} was not audited: {audited:?}"
+            );
+        }
+    }
+    assert_eq!(audits.len(), 12, "{audited:?}");
+    for a in &audits {
+        assert_eq!(a["violations"], serde_json::json!([]), "{a}");
+    }
     // A refused command reached the window as its typed cause: the sentence, then what to do.
     assert_eq!(
         step("refused")["text"],
@@ -274,15 +408,20 @@ fn the_window_signs_in_connects_shows_ready_and_the_blocked_reason_with_exactly_
         assert!(listing.contains(part), "{part} not in {listing}");
     }
     for shot in [
-        "1-not-connected.png",
-        "2-sign-in.png",
-        "3-ready.png",
-        "4-vpn-dropped.png",
-        "5-blocked.png",
-        "6-diagnostics.png",
+        "1-not-connected",
+        "2-sign-in",
+        "3-ready",
+        "4-vpn-dropped",
+        "5-blocked",
+        "6-diagnostics",
     ] {
-        let png = std::fs::read(shots.join(shot)).unwrap();
-        assert!(png.starts_with(b"\x89PNG") && png.len() > 1000, "{shot}");
+        for scheme in ["", "-dark"] {
+            let png = std::fs::read(shots.join(format!("{shot}{scheme}.png"))).unwrap();
+            assert!(
+                png.starts_with(b"\x89PNG") && png.len() > 1000,
+                "{shot}{scheme}"
+            );
+        }
     }
 
     // Exactly the actionable notifications, each once: the code to confirm, connected, the drop.
@@ -460,7 +599,8 @@ impl Tray {
         ]);
     }
 
-    /// The icon's colour at its centre, as ImageMagick reads the file the item points to.
+    /// The icon's colour where every state's shape is filled, as ImageMagick reads the file the
+    /// item points to.
     fn colour(&self) -> String {
         let icon = gdbus(&[
             "-d",
@@ -475,7 +615,7 @@ impl Tray {
         let path = icon.split('\'').nth(1).unwrap_or_default().to_string();
         let out = Command::new("convert")
             .arg(&path)
-            .args(["-format", "%[pixel:p{16,16}]", "info:"])
+            .args(["-format", "%[pixel:p{24,16}]", "info:"])
             .output()
             .unwrap();
         String::from_utf8_lossy(&out.stdout).into_owned()
@@ -514,7 +654,7 @@ fn the_tray_follows_the_session_connects_and_quit_disconnects_cleanly() {
             "Quit Postern"
         ]
     );
-    assert_eq!(tray.colour(), "srgba(128,128,128,1)", "the signed-out icon");
+    assert_eq!(tray.colour(), "srgba(110,119,129,1)", "the signed-out icon");
 
     // Connect from the tray: the only allowed role is used; the code arrives as a notification.
     tray.click("Connect");
@@ -532,14 +672,19 @@ fn the_tray_follows_the_session_connects_and_quit_disconnects_cleanly() {
         std::thread::sleep(Duration::from_millis(100));
     };
     lab::approve_device_code(&code);
-    let menu = tray.wait_for_status("Protected: 111122223333 / Developer", 60);
+    // The account by its name once the portal has listed it.
+    let menu = tray.wait_for_status("Protected: Production · 111122223333 / Developer", 60);
     let labels: Vec<&str> = menu.iter().map(|(_, l, _)| l.as_str()).collect();
+    assert!(
+        labels.contains(&"Account Production · 111122223333 · role Developer"),
+        "{labels:?}"
+    );
     assert!(
         labels.contains(&"Leaving through 203.0.113.10"),
         "{labels:?}"
     );
     assert!(labels.contains(&"Disconnect"), "{labels:?}");
-    assert_eq!(tray.colour(), "srgba(30,160,70,1)", "the ready icon");
+    assert_eq!(tray.colour(), "srgba(26,127,55,1)", "the ready icon");
 
     // The CLI and credential_process are served by the app's agent.
     let mut credentials = Command::new(bin("postern"));

@@ -187,14 +187,14 @@ impl JourneyTracker {
     fn enter(&mut self, name: StepName, at: OffsetDateTime) {
         let index = name.index();
         self.finish_before(index, at);
-        if let Some(step) = self.journey.steps.get_mut(index) {
-            if step.status != StepStatus::Running {
-                step.status = StepStatus::Running;
-                step.started_at = Some(at);
-                step.elapsed_ms = None;
-                step.reason = None;
-                step.next_step = None;
-            }
+        if let Some(step) = self.journey.steps.get_mut(index)
+            && step.status != StepStatus::Running
+        {
+            step.status = StepStatus::Running;
+            step.started_at = Some(at);
+            step.elapsed_ms = None;
+            step.reason = None;
+            step.next_step = None;
         }
     }
 
@@ -227,11 +227,23 @@ impl JourneyTracker {
             .position(|s| s.status == StepStatus::Running);
         let index = running.unwrap_or_else(|| StepName::of_cause(cause).index());
         if let Some(step) = self.journey.steps.get_mut(index) {
+            // Its time is the time it ran: a gate that closes later (a VPN that drops after
+            // Ready) did not take that long.
+            if step.status == StepStatus::Running {
+                step.elapsed_ms = step.started_at.map(|s| millis(s, at));
+            }
             step.status = StepStatus::Failed;
-            step.elapsed_ms = step.started_at.map(|s| millis(s, at));
             step.reason = Some(cause.sentence());
             let next = cause.next_step();
             step.next_step = (!next.is_empty()).then_some(next);
+        }
+        // What came after a gate that closed is no longer done (the credentials were withdrawn):
+        // it waits to run again.
+        for later in self.journey.steps.iter_mut().skip(index + 1) {
+            if later.status == StepStatus::Done {
+                later.status = StepStatus::Pending;
+                later.elapsed_ms = None;
+            }
         }
     }
 }

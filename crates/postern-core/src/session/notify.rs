@@ -10,6 +10,7 @@ use serde::Serialize;
 use time::OffsetDateTime;
 
 use super::{Cause, SessionState, Transition};
+use crate::l10n::{text, text_with};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -72,24 +73,30 @@ impl Notifier {
         );
         let notice = |kind, title: &str, body: String| Notice {
             kind,
-            title: title.into(),
+            title: text(title),
             body,
         };
         match (&t.state, &t.cause) {
             (SessionState::Ready { target, egress, .. }, _) if !was_serving => self.once(
                 notice(
                     NoticeKind::Ready,
-                    "Connected",
+                    "notice-connected",
                     match egress {
-                        Some(egress) => format!(
-                            "AWS credentials for {} / {} are ready, through {egress}.",
-                            target.account, target.role
+                        Some(egress) => text_with(
+                            "notice-connected-through",
+                            &[
+                                ("account", (&target.account).into()),
+                                ("role", (&target.role).into()),
+                                ("address", (&egress.to_string()).into()),
+                            ],
                         ),
-                        None => format!(
-                            "AWS credentials for {} / {} are ready ({}).",
-                            target.account,
-                            target.role,
-                            super::present::EGRESS_NOT_REQUIRED
+                        None => text_with(
+                            "notice-connected-without-egress",
+                            &[
+                                ("account", (&target.account).into()),
+                                ("role", (&target.role).into()),
+                                ("egress", (&super::present::egress_not_required()).into()),
+                            ],
                         ),
                     },
                 ),
@@ -102,7 +109,11 @@ impl Notifier {
             ) if was_serving => {
                 let body = format!("{} {}", cause.sentence(), cause.next_step());
                 self.once(
-                    notice(NoticeKind::VpnDropped, "VPN dropped", body.trim().into()),
+                    notice(
+                        NoticeKind::VpnDropped,
+                        "notice-vpn-dropped",
+                        body.trim().into(),
+                    ),
                     "",
                     now,
                 )
@@ -115,7 +126,7 @@ impl Notifier {
                 self.once(
                     notice(
                         NoticeKind::PostureFailed,
-                        "This device needs attention",
+                        "notice-device-attention",
                         format!("{} {}", cause.sentence(), cause.next_step()),
                     ),
                     &key,
@@ -130,11 +141,11 @@ impl Notifier {
                 _,
             ) => {
                 let body = match user_code {
-                    Some(code) => format!("Confirm the code {code} in your browser."),
-                    None => "Finish signing in in your browser.".into(),
+                    Some(code) => text_with("notice-sign-in-code", &[("code", code.into())]),
+                    None => text("notice-sign-in-browser"),
                 };
                 self.once(
-                    notice(NoticeKind::SignInNeeded, "Sign in to continue", body),
+                    notice(NoticeKind::SignInNeeded, "notice-sign-in", body),
                     user_code.as_deref().unwrap_or(""),
                     now,
                 )
@@ -157,10 +168,8 @@ impl Notifier {
         self.once(
             Notice {
                 kind: NoticeKind::ExpiringSoon,
-                title: "AWS credentials expire soon".into(),
-                body: format!(
-                    "They expire in {minutes} min. Click Connect afterwards to get new ones."
-                ),
+                title: text("notice-expiring"),
+                body: text_with("notice-expiring-body", &[("minutes", minutes.into())]),
             },
             &expires_at.unix_timestamp().to_string(),
             now,

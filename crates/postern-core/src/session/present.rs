@@ -8,6 +8,7 @@ use serde::Serialize;
 use time::OffsetDateTime;
 
 use super::{Cause, SessionState, Target, Transition};
+use crate::l10n::{text, text_with};
 
 /// The tray icon: one per kind of situation, not per state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -52,6 +53,21 @@ pub struct SignInPrompt {
     pub code: Option<String>,
 }
 
+/// The one thing the window offers to do now, as its main button.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "kebab-case")]
+pub enum PrimaryAction {
+    Connect,
+    /// Open the sign-in page the session waits on.
+    SignIn,
+    /// Connect again after a stop.
+    Retry,
+    Disconnect,
+    /// Nothing can be done here (no policy, the session could not start).
+    None,
+}
+
 /// Everything a door shows for one state.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
@@ -70,6 +86,8 @@ pub struct Presentation {
     pub can_connect: bool,
     pub can_disconnect: bool,
     pub target: Option<Target>,
+    /// The target's account as people know it: "Production · 111122223333", or the id.
+    pub account_label: Option<String>,
     pub sign_in: Option<SignInPrompt>,
     /// The egress address this session proved, when its rule requires the egress gate.
     pub egress: Option<IpAddr>,
@@ -78,6 +96,7 @@ pub struct Presentation {
     #[serde(with = "time::serde::rfc3339::option")]
     #[cfg_attr(feature = "ts", ts(type = "string | null"))]
     pub expires_at: Option<OffsetDateTime>,
+    pub primary: PrimaryAction,
 }
 
 impl Presentation {
@@ -92,16 +111,40 @@ impl Presentation {
             can_connect: false,
             can_disconnect: false,
             target: None,
+            account_label: None,
             sign_in: None,
             egress: None,
             egress_text: None,
             expires_at: None,
+            primary: PrimaryAction::None,
         }
+    }
+
+    /// While the app starts.
+    pub fn starting() -> Self {
+        Self::problem(
+            &text("state-starting"),
+            text("state-starting-reason"),
+            text("state-starting-next"),
+        )
     }
 }
 
 /// What is said in place of an address when the rule does not require the egress gate.
-pub const EGRESS_NOT_REQUIRED: &str = "egress not required by policy";
+pub fn egress_not_required() -> String {
+    text("egress-not-required")
+}
+
+/// An account as people know it: "Production · 111122223333" when its name is known.
+pub fn account_label(account: &str, name: Option<&str>) -> String {
+    match name {
+        Some(name) if !name.trim().is_empty() => text_with(
+            "account-named",
+            &[("name", name.into()), ("id", account.into())],
+        ),
+        _ => account.to_string(),
+    }
+}
 
 /// When credentials expire, as people read it: the local wall-clock time and how long is left
 /// ("until 20:32, in 59 min").
@@ -119,18 +162,24 @@ pub fn expiry_text_in(
         .unwrap_or_else(|_| expires_at.to_string());
     let minutes = (expires_at - now).whole_minutes();
     let left = match minutes {
-        m if m < 1 => "in less than a minute".to_string(),
-        m if m < 120 => format!("in {m} min"),
-        m => format!("in {} h {} min", m / 60, m % 60),
+        m if m < 1 => text("expiry-left-under-a-minute"),
+        m if m < 120 => text_with("expiry-left-minutes", &[("minutes", m.into())]),
+        m => text_with(
+            "expiry-left-hours",
+            &[("hours", (m / 60).into()), ("minutes", (m % 60).into())],
+        ),
     };
-    format!("until {clock}, {left}")
+    text_with(
+        "expiry",
+        &[("clock", (&clock).into()), ("left", (&left).into())],
+    )
 }
 
 /// The egress of a Ready session in words.
 pub fn egress_text(egress: Option<IpAddr>) -> String {
     match egress {
         Some(address) => address.to_string(),
-        None => EGRESS_NOT_REQUIRED.into(),
+        None => egress_not_required(),
     }
 }
 
@@ -146,7 +195,13 @@ fn non_empty(s: String) -> Option<String> {
     (!s.is_empty()).then_some(s)
 }
 
+/// The presentation of a transition, with accounts by id only.
 pub fn present(t: &Transition) -> Presentation {
+    present_named(t, |_| None)
+}
+
+/// The presentation of a transition, naming accounts as the portal does (`name_of` an id).
+pub fn present_named(t: &Transition, name_of: impl Fn(&str) -> Option<String>) -> Presentation {
     let mut p = Presentation {
         state: t.state.name(),
         indicator: Indicator::Working,
@@ -156,22 +211,26 @@ pub fn present(t: &Transition) -> Presentation {
         can_connect: false,
         can_disconnect: true,
         target: None,
+        account_label: None,
         sign_in: None,
         egress: None,
         egress_text: None,
         expires_at: None,
+        primary: PrimaryAction::Disconnect,
     };
+    let label =
+        |target: &Target| account_label(&target.account, name_of(&target.account).as_deref());
     match &t.state {
         SessionState::Idle => {
             p.indicator = Indicator::SignedOut;
-            p.headline = "Not connected".into();
+            p.headline = text("state-not-connected");
             p.can_connect = true;
             p.can_disconnect = false;
             // An Idle reached by a failure keeps its reason; a plain disconnect needs none.
             if !matches!(t.cause, Cause::UserDisconnected | Cause::AllGatesOpen) {
                 p.reason = Some(t.cause.sentence());
             }
-            p.next_step = Some("Click Connect when you need AWS access.".into());
+            p.next_step = Some(text("state-not-connected-next"));
         }
         SessionState::SigningIn {
             verification_uri,
@@ -179,45 +238,47 @@ pub fn present(t: &Transition) -> Presentation {
         } => match verification_uri {
             Some(url) => {
                 p.indicator = Indicator::SignedOut;
-                p.headline = "Sign in to continue".into();
+                p.headline = text("state-sign-in");
                 p.next_step = Some(match user_code {
-                    Some(code) => format!("Open the sign-in page and confirm the code {code}."),
-                    None => "Finish signing in in your browser.".into(),
+                    Some(code) => text_with("state-sign-in-next-code", &[("code", code.into())]),
+                    None => text("state-sign-in-next"),
                 });
                 p.sign_in = Some(SignInPrompt {
                     url: url.clone(),
                     code: user_code.clone(),
                 });
             }
-            None => p.headline = "Checking your sign-in…".into(),
+            None => p.headline = text("state-checking-sign-in"),
         },
-        SessionState::CheckingPosture => p.headline = "Checking this device…".into(),
+        SessionState::CheckingPosture => p.headline = text("state-checking-device"),
         SessionState::ConnectingVpn { profile, .. } => {
-            p.headline = format!("Connecting the VPN '{profile}'…")
+            p.headline = text_with("state-connecting-vpn", &[("profile", profile.into())])
         }
         SessionState::VpnSignIn { url } => {
             p.indicator = Indicator::SignedOut;
-            p.headline = "Sign in to the VPN in your browser".into();
-            p.next_step = Some(
-                "If no browser page opened, open the link below; the VPN waits up to 5 minutes."
-                    .into(),
-            );
+            p.headline = text("state-vpn-sign-in");
+            p.next_step = Some(text("state-vpn-sign-in-next"));
             p.sign_in = Some(SignInPrompt {
                 url: url.clone(),
                 code: None,
             });
         }
-        SessionState::VerifyingEgress => {
-            p.headline = "Verifying that traffic leaves through the company network…".into()
-        }
-        SessionState::IssuingCredentials => p.headline = "Getting AWS credentials…".into(),
+        SessionState::VerifyingEgress => p.headline = text("state-verifying-egress"),
+        SessionState::IssuingCredentials => p.headline = text("state-issuing"),
         SessionState::Ready {
             target,
             egress,
             expires_at,
         } => {
             p.indicator = Indicator::Ready;
-            p.headline = format!("Protected: {} / {}", target.account, target.role);
+            p.headline = text_with(
+                "state-protected",
+                &[
+                    ("account", (&label(target)).into()),
+                    ("role", (&target.role).into()),
+                ],
+            );
+            p.account_label = Some(label(target));
             p.target = Some(target.clone());
             p.egress = *egress;
             p.egress_text = Some(egress_text(*egress));
@@ -225,24 +286,42 @@ pub fn present(t: &Transition) -> Presentation {
         }
         SessionState::Degraded { target, cause } => {
             p.indicator = Indicator::Warning;
-            p.headline = "Paused: AWS credentials are withheld".into();
+            p.headline = text("state-paused");
             p.reason = Some(cause.sentence());
             p.next_step = non_empty(cause.next_step());
+            p.account_label = Some(label(target));
             p.target = Some(target.clone());
         }
         SessionState::Blocked { cause } => {
             p.indicator = Indicator::Blocked;
-            p.headline = "Blocked: no AWS credentials".into();
+            p.headline = text("state-blocked");
             p.reason = Some(cause.sentence());
             p.next_step = non_empty(cause.next_step());
             p.can_connect = true;
         }
         SessionState::Disconnecting => {
-            p.headline = "Disconnecting…".into();
+            p.headline = text("state-disconnecting");
             p.can_disconnect = false;
         }
     }
+    p.primary = primary_action(&p);
     p
+}
+
+/// The window's main button for a presentation: sign in when a sign-in waits, try again after
+/// a stop, connect when idle, else disconnect (which also cancels a Connect under way).
+pub fn primary_action(p: &Presentation) -> PrimaryAction {
+    if p.sign_in.is_some() {
+        PrimaryAction::SignIn
+    } else if p.indicator == Indicator::Blocked && p.can_connect {
+        PrimaryAction::Retry
+    } else if p.can_connect {
+        PrimaryAction::Connect
+    } else if p.can_disconnect {
+        PrimaryAction::Disconnect
+    } else {
+        PrimaryAction::None
+    }
 }
 
 /// A presentation as a terminal shows it, one line each: the headline, the served credentials'
@@ -252,12 +331,16 @@ pub fn terminal_lines(p: &Presentation, now: OffsetDateTime) -> Vec<String> {
     let mut lines = vec![p.headline.clone()];
     if let (Some(expires_at), Some(egress)) = (p.expires_at, &p.egress_text) {
         let leaving = match p.egress {
-            Some(address) => format!("traffic leaves from {address}"),
+            Some(address) => text_with(
+                "terminal-leaves-from",
+                &[("address", (&address.to_string()).into())],
+            ),
             None => egress.clone(),
         };
-        lines.push(format!(
-            "AWS credentials are served {}; {leaving}.",
-            expiry_text(expires_at, now)
+        let expiry = expiry_text(expires_at, now);
+        lines.push(text_with(
+            "terminal-served",
+            &[("expiry", (&expiry).into()), ("leaving", (&leaving).into())],
         ));
     }
     lines.extend(p.reason.iter().chain(&p.next_step).cloned());
@@ -333,30 +416,41 @@ pub fn tray_menu(p: &Presentation) -> Vec<MenuItem> {
         enabled: false,
     }];
     if let Some(t) = &p.target {
-        items.push(info(format!("Account {} · role {}", t.account, t.role)));
+        let account = p.account_label.clone().unwrap_or_else(|| t.account.clone());
+        items.push(info(text_with(
+            "menu-account",
+            &[("account", (&account).into()), ("role", (&t.role).into())],
+        )));
     }
     match (p.egress, &p.egress_text) {
-        (Some(ip), _) => items.push(info(format!("Leaving through {ip}"))),
+        (Some(ip), _) => items.push(info(text_with(
+            "menu-leaving-through",
+            &[("address", (&ip.to_string()).into())],
+        ))),
         (None, Some(text)) => items.push(info(capitalized(text))),
         (None, None) => {}
     }
-    let item = |action: MenuAction, label: &str, enabled: bool| MenuItem {
+    let item = |action: MenuAction, id: &str, enabled: bool| MenuItem {
         action: Some(action),
-        label: label.into(),
+        label: text(id),
         enabled,
     };
     if p.can_connect || !p.can_disconnect {
-        items.push(item(MenuAction::Connect, "Connect", p.can_connect));
+        items.push(item(MenuAction::Connect, "menu-connect", p.can_connect));
     } else {
-        items.push(item(MenuAction::Disconnect, "Disconnect", p.can_disconnect));
+        items.push(item(
+            MenuAction::Disconnect,
+            "menu-disconnect",
+            p.can_disconnect,
+        ));
     }
-    items.push(item(MenuAction::OpenWindow, "Open Postern", true));
+    items.push(item(MenuAction::OpenWindow, "menu-open", true));
     items.push(item(
         MenuAction::ExportDiagnostics,
-        "Export diagnostics…",
+        "menu-diagnostics",
         true,
     ));
-    items.push(item(MenuAction::Quit, "Quit Postern", true));
+    items.push(item(MenuAction::Quit, "menu-quit", true));
     items
 }
 

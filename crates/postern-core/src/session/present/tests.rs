@@ -266,7 +266,7 @@ fn the_terminal_reads_the_same_presentation_with_lines_scripts_can_parse() {
     );
     let not_required = ready(None);
     assert!(
-        not_required[1].ends_with(&format!("; {EGRESS_NOT_REQUIRED}.")),
+        not_required[1].ends_with(&format!("; {}.", egress_not_required())),
         "{not_required:?}"
     );
 
