@@ -6,40 +6,83 @@ use postern_agent::client::AgentClientError;
 use postern_core::Problem;
 use postern_core::diagnostics::ExportError;
 use postern_core::egress::CountryError;
+use postern_core::l10n::{text, text_with};
 use postern_core::settings::SettingsError;
 use postern_core::vpn::saml::SamlError;
 use postern_ipc::agent::AgentError;
 use serde::{Serialize, Serializer};
 use ts_rs::TS;
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug)]
 pub enum CommandError {
     /// The policy or the agent could not start; the reason is what the window already shows.
-    #[error("{reason}")]
-    NotRunning { reason: String, next_step: String },
+    NotRunning {
+        reason: String,
+        next_step: String,
+    },
     /// Boxed: the agent's refusals carry a whole session state.
-    #[error(transparent)]
     Agent(Box<AgentClientError>),
-    #[error("No sign-in is waiting.")]
     NoSignInWaiting,
-    #[error(transparent)]
-    SignInUrl(#[from] SamlError),
-    #[error("The company policy has no device requirements.")]
+    SignInUrl(SamlError),
     NoDeviceRequirements,
-    #[error("The company policy has no network requirements.")]
     NoNetworkRequirements,
-    #[error("The device check stopped before it finished.")]
     PostureInterrupted,
-    #[error(transparent)]
-    CountryDatabase(#[from] CountryError),
-    #[error(transparent)]
-    Export(#[from] ExportError),
-    #[error("There is no folder to save the bundle in (no Downloads folder and no home folder).")]
+    CountryDatabase(CountryError),
+    Export(ExportError),
     NoFolderForBundle,
-    #[error("The browser could not be opened ({detail}).")]
-    BrowserNotOpened { url: String, detail: String },
-    #[error(transparent)]
-    Settings(#[from] SettingsError),
+    BrowserNotOpened {
+        url: String,
+        detail: String,
+    },
+    Settings(SettingsError),
+}
+
+impl std::fmt::Display for CommandError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let said = match self {
+            CommandError::NotRunning { reason, .. } => reason.clone(),
+            CommandError::Agent(e) => e.to_string(),
+            CommandError::NoSignInWaiting => text("failure-no-sign-in-waiting"),
+            CommandError::SignInUrl(e) => e.to_string(),
+            CommandError::NoDeviceRequirements => text("failure-no-device-requirements"),
+            CommandError::NoNetworkRequirements => text("failure-no-network-requirements"),
+            CommandError::PostureInterrupted => text("failure-posture-interrupted"),
+            CommandError::CountryDatabase(e) => e.to_string(),
+            CommandError::Export(e) => e.to_string(),
+            CommandError::NoFolderForBundle => text("failure-no-folder-for-bundle"),
+            CommandError::BrowserNotOpened { detail, .. } => {
+                text_with("failure-browser-not-opened", &[("detail", detail.into())])
+            }
+            CommandError::Settings(e) => e.to_string(),
+        };
+        f.write_str(&said)
+    }
+}
+
+impl std::error::Error for CommandError {}
+
+impl From<SamlError> for CommandError {
+    fn from(e: SamlError) -> Self {
+        CommandError::SignInUrl(e)
+    }
+}
+
+impl From<CountryError> for CommandError {
+    fn from(e: CountryError) -> Self {
+        CommandError::CountryDatabase(e)
+    }
+}
+
+impl From<ExportError> for CommandError {
+    fn from(e: ExportError) -> Self {
+        CommandError::Export(e)
+    }
+}
+
+impl From<SettingsError> for CommandError {
+    fn from(e: SettingsError) -> Self {
+        CommandError::Settings(e)
+    }
 }
 
 impl From<AgentError> for CommandError {
@@ -101,19 +144,17 @@ impl CommandError {
         match self {
             CommandError::NotRunning { next_step, .. } => next_step.clone(),
             CommandError::Agent(e) => e.next_step(),
-            CommandError::NoSignInWaiting => "Click Connect to start one.".into(),
+            CommandError::NoSignInWaiting => text("failure-no-sign-in-waiting-next"),
             CommandError::SignInUrl(e) => e.next_step(),
             CommandError::NoDeviceRequirements | CommandError::NoNetworkRequirements => {
-                "Nothing to check: your company does not require it.".into()
+                text("failure-not-required-next")
             }
-            CommandError::PostureInterrupted => "Check the device again.".into(),
+            CommandError::PostureInterrupted => text("failure-posture-interrupted-next"),
             CommandError::CountryDatabase(e) => e.next_step(),
             CommandError::Export(e) => e.next_step(),
-            CommandError::NoFolderForBundle => {
-                "Set POSTERN_DIAGNOSTICS_DIR to a folder you can write, then export again.".into()
-            }
+            CommandError::NoFolderForBundle => text("failure-no-folder-for-bundle-next"),
             CommandError::BrowserNotOpened { url, .. } => {
-                format!("Open {url} in your browser yourself.")
+                text_with("failure-browser-not-opened-next", &[("url", url.into())])
             }
             CommandError::Settings(e) => e.next_step(),
         }

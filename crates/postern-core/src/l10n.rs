@@ -8,9 +8,11 @@ use std::sync::OnceLock;
 
 use fluent_bundle::concurrent::FluentBundle;
 use fluent_bundle::{FluentArgs, FluentResource, FluentValue};
+use postern_types::catalogue::Message;
+use postern_types::session::Cause;
 
 /// The reference catalogue.
-pub const ENGLISH: &str = include_str!("../locales/en-US/postern.ftl");
+pub const ENGLISH: &str = include_str!("../../../locales/en-US/postern.ftl");
 
 fn bundle() -> &'static FluentBundle<FluentResource> {
     static BUNDLE: OnceLock<FluentBundle<FluentResource>> = OnceLock::new();
@@ -76,6 +78,29 @@ pub fn text_with(id: &str, args: &[(&str, Arg)]) -> String {
 /// The message `id`, which has no variables.
 pub fn text(id: &str) -> String {
     text_with(id, &[])
+}
+
+/// A message the types crate words (a cause's), in the person's language.
+pub fn message(m: &Message) -> String {
+    let args: Vec<(&str, Arg)> = m
+        .args
+        .iter()
+        .map(|(name, value)| (*name, Arg::Text(value)))
+        .collect();
+    text_with(m.id, &args)
+}
+
+/// Why a session changed, as the doors say it.
+pub fn sentence(cause: &Cause) -> String {
+    message(&cause.message())
+}
+
+/// What to do about it, when there is something to do.
+pub fn next_step(cause: &Cause) -> Option<String> {
+    cause
+        .next_message()
+        .map(|m| message(&m))
+        .filter(|s| !s.is_empty())
 }
 
 /// The messages the window words itself with (`window-…`, and the steps' `step-…`), as

@@ -3,6 +3,7 @@
 //! problems every door renders and their exit codes. The root helper, the agent, the CLI and the
 //! app all link this; nothing here reaches a network, a file or the keychain.
 
+pub mod catalogue;
 pub mod dns;
 pub mod problem;
 pub mod profile;

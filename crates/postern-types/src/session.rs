@@ -7,6 +7,7 @@ use std::net::IpAddr;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
+use crate::catalogue::Message;
 use crate::tunnel::TunnelFailure;
 
 /// What Connect is asked to reach.
@@ -252,152 +253,128 @@ impl Cause {
         }
     }
 
-    pub fn sentence(&self) -> String {
+    /// What happened, as a message of the catalogue.
+    pub fn message(&self) -> Message {
+        let m = Message::new;
         match self {
-            Cause::ConnectRequested => "Connecting.".into(),
-            Cause::SignInNeeded => "Sign in to continue.".into(),
-            Cause::SignInFailed { detail } => format!("Sign-in failed: {detail}"),
+            Cause::ConnectRequested => m("cause-connect-requested"),
+            Cause::SignInNeeded => m("cause-sign-in-needed"),
+            Cause::SignInFailed { detail } => m("cause-sign-in-failed").with("detail", detail),
             Cause::KeychainUnavailable { detail } => {
-                format!("No keychain is available to keep your sign-in ({detail}).")
+                m("cause-keychain-unavailable").with("detail", detail)
             }
-            Cause::KeychainLocked { detail } => {
-                format!("The keychain is locked or refused Postern ({detail}).")
-            }
+            Cause::KeychainLocked { detail } => m("cause-keychain-locked").with("detail", detail),
             Cause::IdentityCenterUnreachable { detail } => {
-                format!("IAM Identity Center could not be reached ({detail}).")
+                m("cause-identity-center-unreachable").with("detail", detail)
             }
             Cause::IdentityCenterFault { detail } => {
-                format!("IAM Identity Center is having trouble on its side ({detail}).")
+                m("cause-identity-center-fault").with("detail", detail)
             }
             Cause::IdentityCenterDenied { detail } => {
-                format!("IAM Identity Center refused the request ({detail}).")
+                m("cause-identity-center-denied").with("detail", detail)
             }
-            Cause::RoleNotGranted { account, role } => format!(
-                "IAM Identity Center does not give you the role {role} in account {account}."
-            ),
-            Cause::ScopeDownRefused { detail } => format!(
-                "AWS STS refused to limit the credentials to the company network ({detail}). AWS credentials are withheld."
-            ),
+            Cause::RoleNotGranted { account, role } => m("cause-role-not-granted")
+                .with("role", role)
+                .with("account", account),
+            Cause::ScopeDownRefused { detail } => {
+                m("cause-scope-down-refused").with("detail", detail)
+            }
             Cause::ProfileStoreUnreadable { detail } => {
-                format!("The VPN profiles could not be read ({detail}).")
+                m("cause-profile-store-unreadable").with("detail", detail)
             }
             Cause::HelperUnavailable { detail, .. } => {
-                format!("The Postern VPN helper cannot be used ({detail}).")
+                m("cause-helper-unavailable").with("detail", detail)
             }
-            Cause::HelperVersion { helper, agent } => format!(
-                "The Postern VPN helper speaks protocol {helper}, this agent speaks {agent}."
-            ),
-            Cause::CountryNotAllowed { address, country } => format!(
-                "Traffic leaves from {address} in {country}, a country the company policy does not allow. AWS credentials are withheld."
-            ),
-            Cause::CountryDatabaseUnreadable { path, detail } => format!(
-                "The country database {path} cannot be opened ({detail}), so the country cannot be checked. AWS credentials are withheld."
-            ),
-            Cause::Internal { detail } => format!("Postern failed unexpectedly ({detail})."),
-            Cause::PostureFailed { failing, .. } => format!(
-                "This device does not meet the company's requirements ({}).",
-                failing.join(", ")
-            ),
-            Cause::PostureUnknown { unknown } => format!(
-                "Postern could not check this device ({}).",
-                unknown.join(", ")
-            ),
-            Cause::VpnFailed { failure } => failure.to_string(),
-            Cause::VpnSignInFailed { failure } => failure.to_string(),
-            Cause::VpnReconnecting { attempt, max } => format!(
-                "The VPN dropped; reconnecting ({attempt} of {max}). AWS credentials are paused."
-            ),
-            Cause::VpnLost => "The VPN connection was lost. AWS credentials were withdrawn.".into(),
-            Cause::EgressMismatch { address } => format!(
-                "Traffic leaves from {address}, not through the company NAT. AWS credentials are withheld."
-            ),
-            Cause::EgressUndetermined { detail } => format!(
-                "Postern could not confirm where traffic leaves ({detail}). AWS credentials are withheld."
-            ),
-            Cause::CredentialsExpired => "The AWS credentials expired.".into(),
-            Cause::AllGatesOpen => "Connected: AWS credentials are ready.".into(),
-            Cause::UserDisconnected => "Disconnected.".into(),
+            Cause::HelperVersion { helper, agent } => m("cause-helper-version")
+                .with("helper", helper)
+                .with("agent", agent),
+            Cause::CountryNotAllowed { address, country } => m("cause-country-not-allowed")
+                .with("address", address)
+                .with("country", country),
+            Cause::CountryDatabaseUnreadable { path, detail } => {
+                m("cause-country-database-unreadable")
+                    .with("path", path)
+                    .with("detail", detail)
+            }
+            Cause::Internal { detail } => m("cause-internal").with("detail", detail),
+            Cause::PostureFailed { failing, .. } => {
+                m("cause-posture-failed").with("failing", failing.join(", "))
+            }
+            Cause::PostureUnknown { unknown } => {
+                m("cause-posture-unknown").with("unknown", unknown.join(", "))
+            }
+            Cause::VpnFailed { failure } => m("cause-vpn-failed").with("failure", failure),
+            Cause::VpnSignInFailed { failure } => m("cause-vpn-failed").with("failure", failure),
+            Cause::VpnReconnecting { attempt, max } => m("cause-vpn-reconnecting")
+                .with("attempt", attempt)
+                .with("max", max),
+            Cause::VpnLost => m("cause-vpn-lost"),
+            Cause::EgressMismatch { address } => {
+                m("cause-egress-mismatch").with("address", address)
+            }
+            Cause::EgressUndetermined { detail } => {
+                m("cause-egress-undetermined").with("detail", detail)
+            }
+            Cause::CredentialsExpired => m("cause-credentials-expired"),
+            Cause::AllGatesOpen => m("cause-all-gates-open"),
+            Cause::UserDisconnected => m("cause-user-disconnected"),
         }
     }
 
+    /// What to do next, as a message of the catalogue; `None` when there is nothing to do.
+    pub fn next_message(&self) -> Option<Message> {
+        let m = Message::new;
+        Some(match self {
+            Cause::ConnectRequested | Cause::AllGatesOpen => return None,
+            Cause::SignInNeeded => m("cause-sign-in-needed-next"),
+            Cause::SignInFailed { .. } => m("cause-sign-in-failed-next"),
+            Cause::KeychainUnavailable { .. } if cfg!(target_os = "linux") => {
+                m("cause-keychain-unavailable-next-linux")
+            }
+            Cause::KeychainUnavailable { .. } => m("cause-keychain-unavailable-next"),
+            Cause::KeychainLocked { .. } => m("cause-keychain-locked-next"),
+            Cause::IdentityCenterUnreachable { .. } => m("cause-identity-center-unreachable-next"),
+            Cause::IdentityCenterFault { .. } => m("cause-identity-center-fault-next"),
+            Cause::IdentityCenterDenied { .. } => m("cause-identity-center-denied-next"),
+            Cause::RoleNotGranted { .. } => m("cause-role-not-granted-next"),
+            Cause::ScopeDownRefused { .. } => m("cause-scope-down-refused-next"),
+            Cause::ProfileStoreUnreadable { .. } => m("cause-profile-store-unreadable-next"),
+            Cause::HelperUnavailable { trouble, .. } => m(match trouble {
+                HelperTrouble::Unreachable => "cause-helper-unavailable-next-unreachable",
+                HelperTrouble::NotPermitted => "cause-helper-unavailable-next-not-permitted",
+                HelperTrouble::Untrusted => "cause-helper-unavailable-next-untrusted",
+            }),
+            Cause::HelperVersion { .. } => m("cause-helper-version-next"),
+            Cause::CountryNotAllowed { .. } => m("cause-country-not-allowed-next"),
+            Cause::CountryDatabaseUnreadable { .. } => m("cause-country-database-unreadable-next"),
+            Cause::Internal { .. } => m("cause-internal-next"),
+            Cause::PostureFailed { fixes, .. } => {
+                m("cause-posture-failed-next").with("fixes", fixes.join(" "))
+            }
+            Cause::PostureUnknown { .. } => m("cause-posture-unknown-next"),
+            Cause::VpnFailed { failure } => {
+                m("cause-vpn-failed-next").with("next", crate::Problem::next_step(failure))
+            }
+            Cause::VpnSignInFailed { failure } => {
+                m("cause-vpn-failed-next").with("next", crate::Problem::next_step(failure))
+            }
+            Cause::VpnReconnecting { .. } => m("cause-vpn-reconnecting-next"),
+            Cause::VpnLost => m("cause-vpn-lost-next"),
+            Cause::EgressMismatch { .. } => m("cause-egress-mismatch-next"),
+            Cause::EgressUndetermined { .. } => m("cause-egress-undetermined-next"),
+            Cause::CredentialsExpired => m("cause-credentials-expired-next"),
+            Cause::UserDisconnected => m("cause-user-disconnected-next"),
+        })
+    }
+
+    /// What happened, in English (the doors use [`Self::message`] in the person's language).
+    pub fn sentence(&self) -> String {
+        self.message().english()
+    }
+
+    /// What to do next, in English; empty when there is nothing to do.
     pub fn next_step(&self) -> String {
-        match self {
-            Cause::ConnectRequested | Cause::AllGatesOpen => String::new(),
-            Cause::SignInNeeded => "Finish signing in in your browser.".into(),
-            Cause::SignInFailed { .. } => "Click Connect to sign in again.".into(),
-            Cause::KeychainUnavailable { .. } => {
-                if cfg!(target_os = "linux") {
-                    "Start your desktop's keyring (a Secret Service such as gnome-keyring or KWallet), then click Connect.".into()
-                } else {
-                    "Sign in to your desktop session, then click Connect.".into()
-                }
-            }
-            Cause::KeychainLocked { .. } => {
-                "Unlock your keychain (log in to your desktop session again), then click Connect."
-                    .into()
-            }
-            Cause::IdentityCenterUnreachable { .. } => {
-                "Check your internet connection, then click Connect; if it keeps failing, tell your IT department.".into()
-            }
-            Cause::IdentityCenterFault { .. } => {
-                "Wait a few minutes and click Connect again (AWS may be having an outage).".into()
-            }
-            Cause::IdentityCenterDenied { .. } => {
-                "Tell your IT department, with this message.".into()
-            }
-            Cause::RoleNotGranted { .. } => {
-                "Pick an account and role you have (`postern accounts`), or ask your IT department for this one.".into()
-            }
-            Cause::ScopeDownRefused { .. } => {
-                "Tell your IT department: Postern could not assume the scope-down role named in the policy.".into()
-            }
-            Cause::ProfileStoreUnreadable { .. } => {
-                "Check that the folder is yours and readable, or import the profile again (`postern vpn import FILE`).".into()
-            }
-            Cause::HelperUnavailable { trouble, .. } => match trouble {
-                HelperTrouble::Unreachable => {
-                    "Start the Postern VPN helper (or reinstall Postern), then click Connect.".into()
-                }
-                HelperTrouble::NotPermitted => {
-                    "Ask your IT department to add your account to the 'postern' group, then log in again.".into()
-                }
-                HelperTrouble::Untrusted => {
-                    "Unset POSTERN_HELPER_SOCKET (so the helper's own socket is used) or point it at the helper's socket; if the default is refused, reinstall Postern.".into()
-                }
-            },
-            Cause::HelperVersion { .. } => {
-                "Restart the Postern VPN helper (or reinstall Postern) so it matches this version.".into()
-            }
-            Cause::CountryNotAllowed { .. } => {
-                "If you are travelling, ask your IT department; otherwise tell them the VPN does not leave where the policy expects.".into()
-            }
-            Cause::CountryDatabaseUnreadable { .. } => {
-                "Tell your IT department: the country database named in Postern's policy is missing or damaged.".into()
-            }
-            Cause::Internal { .. } => {
-                "Click Connect to try again; if it persists, export diagnostics for your helpdesk.".into()
-            }
-            Cause::PostureFailed { fixes, .. } => fixes.join(" "),
-            Cause::PostureUnknown { .. } => {
-                "Try again; if it persists, export diagnostics for your helpdesk.".into()
-            }
-            Cause::VpnFailed { failure } => crate::Problem::next_step(failure),
-            Cause::VpnSignInFailed { failure } => crate::Problem::next_step(failure),
-            Cause::VpnReconnecting { .. } => {
-                "Wait a moment; Postern resumes by itself when the VPN is back.".into()
-            }
-            Cause::VpnLost => "Check your internet connection, then click Connect.".into(),
-            Cause::EgressMismatch { .. } => {
-                "Tell your IT department: the VPN does not route traffic through the company NAT."
-                    .into()
-            }
-            Cause::EgressUndetermined { .. } => {
-                "Check your connection (a captive portal or proxy can interfere) and click Connect."
-                    .into()
-            }
-            Cause::CredentialsExpired => "Click Connect to get new credentials.".into(),
-            Cause::UserDisconnected => "Click Connect when you need AWS access.".into(),
-        }
+        self.next_message().map(|m| m.english()).unwrap_or_default()
     }
 }
 

@@ -26,7 +26,12 @@ fn source_files(dir: &Path, out: &mut Vec<String>) {
 fn sources() -> String {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let mut texts = Vec::new();
-    for dir in ["crates/postern-core/src", "src-tauri/src", "ui/src"] {
+    for dir in [
+        "crates/postern-types/src",
+        "crates/postern-core/src",
+        "src-tauri/src",
+        "ui/src",
+    ] {
         source_files(&root.join(dir), &mut texts);
     }
     texts.push(std::fs::read_to_string(root.join("ui/index.html")).unwrap());
@@ -129,4 +134,86 @@ fn variables_are_filled_in_as_plain_text() {
         "in 1234 min"
     );
     assert_eq!(text("no-such-message"), "no-such-message");
+}
+
+#[test]
+fn every_cause_says_the_same_through_fluent_and_through_the_plain_reader() {
+    use postern_types::session::{Cause, HelperTrouble};
+    use postern_types::tunnel::TunnelFailure;
+    let detail = || "why".to_string();
+    let causes = vec![
+        Cause::ConnectRequested,
+        Cause::SignInNeeded,
+        Cause::SignInFailed { detail: detail() },
+        Cause::KeychainUnavailable { detail: detail() },
+        Cause::KeychainLocked { detail: detail() },
+        Cause::IdentityCenterUnreachable { detail: detail() },
+        Cause::IdentityCenterFault { detail: detail() },
+        Cause::IdentityCenterDenied { detail: detail() },
+        Cause::RoleNotGranted {
+            account: "111122223333".into(),
+            role: "Admin".into(),
+        },
+        Cause::ScopeDownRefused { detail: detail() },
+        Cause::ProfileStoreUnreadable { detail: detail() },
+        Cause::HelperUnavailable {
+            detail: detail(),
+            trouble: HelperTrouble::NotPermitted,
+        },
+        Cause::HelperVersion {
+            helper: 1,
+            agent: 2,
+        },
+        Cause::CountryNotAllowed {
+            address: "203.0.113.9".parse().unwrap(),
+            country: "FR".into(),
+        },
+        Cause::CountryDatabaseUnreadable {
+            path: "/x.mmdb".into(),
+            detail: detail(),
+        },
+        Cause::Internal { detail: detail() },
+        Cause::PostureFailed {
+            failing: vec!["firewall".into()],
+            fixes: vec!["Turn the firewall on.".into()],
+        },
+        Cause::PostureUnknown {
+            unknown: vec!["disk_encryption".into()],
+        },
+        Cause::VpnFailed {
+            failure: TunnelFailure::Exited { status: 1 },
+        },
+        Cause::VpnReconnecting { attempt: 1, max: 3 },
+        Cause::VpnLost,
+        Cause::EgressMismatch {
+            address: "198.51.100.10".parse().unwrap(),
+        },
+        Cause::EgressUndetermined { detail: detail() },
+        Cause::CredentialsExpired,
+        Cause::AllGatesOpen,
+        Cause::UserDisconnected,
+    ];
+    let defined = message_ids(ENGLISH);
+    for cause in &causes {
+        let id = cause.message().id;
+        assert!(
+            defined.iter().any(|d| d == id),
+            "{id} is not in the catalogue"
+        );
+        assert_eq!(sentence(cause), cause.sentence(), "{id}");
+        assert!(
+            !cause.sentence().contains("{ $"),
+            "{id}: {}",
+            cause.sentence()
+        );
+        assert_eq!(
+            next_step(cause).unwrap_or_default(),
+            cause.next_step(),
+            "{id}"
+        );
+    }
+    assert_eq!(
+        causes[8].sentence(),
+        "IAM Identity Center does not give you the role Admin in account 111122223333."
+    );
 }

@@ -233,9 +233,8 @@ impl JourneyTracker {
                 step.elapsed_ms = step.started_at.map(|s| millis(s, at));
             }
             step.status = StepStatus::Failed;
-            step.reason = Some(cause.sentence());
-            let next = cause.next_step();
-            step.next_step = (!next.is_empty()).then_some(next);
+            step.reason = Some(crate::l10n::sentence(cause));
+            step.next_step = crate::l10n::next_step(cause);
         }
         // What came after a gate that closed is no longer done (the credentials were withdrawn):
         // it waits to run again.

@@ -107,7 +107,11 @@ impl Notifier {
                 SessionState::Degraded { .. } | SessionState::Blocked { .. },
                 cause @ (Cause::VpnReconnecting { .. } | Cause::VpnLost | Cause::VpnFailed { .. }),
             ) if was_serving => {
-                let body = format!("{} {}", cause.sentence(), cause.next_step());
+                let body = format!(
+                    "{} {}",
+                    crate::l10n::sentence(cause),
+                    crate::l10n::next_step(cause).unwrap_or_default()
+                );
                 self.once(
                     notice(
                         NoticeKind::VpnDropped,
@@ -127,7 +131,11 @@ impl Notifier {
                     notice(
                         NoticeKind::PostureFailed,
                         "notice-device-attention",
-                        format!("{} {}", cause.sentence(), cause.next_step()),
+                        format!(
+                            "{} {}",
+                            crate::l10n::sentence(cause),
+                            crate::l10n::next_step(cause).unwrap_or_default()
+                        ),
                     ),
                     &key,
                     now,

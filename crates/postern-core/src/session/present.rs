@@ -8,7 +8,7 @@ use serde::Serialize;
 use time::OffsetDateTime;
 
 use super::{Cause, SessionState, Target, Transition};
-use crate::l10n::{text, text_with};
+use crate::l10n::{self, text, text_with};
 
 /// The tray icon: one per kind of situation, not per state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -191,10 +191,6 @@ fn capitalized(s: &str) -> String {
     }
 }
 
-fn non_empty(s: String) -> Option<String> {
-    (!s.is_empty()).then_some(s)
-}
-
 /// The presentation of a transition, with accounts by id only.
 pub fn present(t: &Transition) -> Presentation {
     present_named(t, |_| None)
@@ -228,7 +224,7 @@ pub fn present_named(t: &Transition, name_of: impl Fn(&str) -> Option<String>) -
             p.can_disconnect = false;
             // An Idle reached by a failure keeps its reason; a plain disconnect needs none.
             if !matches!(t.cause, Cause::UserDisconnected | Cause::AllGatesOpen) {
-                p.reason = Some(t.cause.sentence());
+                p.reason = Some(l10n::sentence(&t.cause));
             }
             p.next_step = Some(text("state-not-connected-next"));
         }
@@ -287,16 +283,16 @@ pub fn present_named(t: &Transition, name_of: impl Fn(&str) -> Option<String>) -
         SessionState::Degraded { target, cause } => {
             p.indicator = Indicator::Warning;
             p.headline = text("state-paused");
-            p.reason = Some(cause.sentence());
-            p.next_step = non_empty(cause.next_step());
+            p.reason = Some(l10n::sentence(cause));
+            p.next_step = l10n::next_step(cause);
             p.account_label = Some(label(target));
             p.target = Some(target.clone());
         }
         SessionState::Blocked { cause } => {
             p.indicator = Indicator::Blocked;
             p.headline = text("state-blocked");
-            p.reason = Some(cause.sentence());
-            p.next_step = non_empty(cause.next_step());
+            p.reason = Some(l10n::sentence(cause));
+            p.next_step = l10n::next_step(cause);
             p.can_connect = true;
         }
         SessionState::Disconnecting => {
