@@ -246,6 +246,3 @@ impl JourneyTracker {
         }
     }
 }
-
-#[cfg(test)]
-mod tests;

@@ -9,6 +9,7 @@ use crate::egress::{Undetermined, Verdict};
 use crate::posture::{self, Facts, Reading, Requirements};
 use crate::vpn::tunnel::TunnelFailure;
 
+mod journey;
 mod properties;
 mod races;
 

@@ -1,22 +1,7 @@
 //! The journey, told from the session machine's own transitions.
 
-use std::time::Duration;
-
-use time::OffsetDateTime;
-
-use super::super::{Action, Event, Gate, Request, Session, Target};
 use super::*;
-use crate::egress::Verdict;
-use crate::posture::{self, Facts, Reading, Requirements};
-use crate::vpn::tunnel::TunnelState;
-
-fn target() -> Target {
-    Target {
-        profile: "corp".into(),
-        account: "111122223333".into(),
-        role: "Developer".into(),
-    }
-}
+use crate::session::journey::{self, JourneyTracker, StepName, StepStatus};
 
 /// A session and the journey tracking it, fed every transition the machine makes.
 struct Run {
@@ -32,7 +17,7 @@ impl Run {
         }
     }
 
-    fn feed(&mut self, step: super::super::Step) -> Vec<Action> {
+    fn feed(&mut self, step: Step) -> Vec<Action> {
         if let Some(t) = &step.transition {
             self.journey.on_transition(t);
         }
@@ -40,17 +25,22 @@ impl Run {
     }
 
     fn connect(&mut self, require: &[Gate]) -> Vec<Action> {
-        let step = self.session.request(Request::Connect {
-            target: target(),
-            require: require.to_vec(),
-        });
+        let step = connect(&mut self.session, require);
         self.feed(step)
     }
 
     fn event(&mut self, event: Event) -> Vec<Action> {
-        let attempt = self.session.attempt();
-        let step = self.session.observe(attempt, event);
+        let step = now(&mut self.session, event);
         self.feed(step)
+    }
+
+    /// The VPN and the egress proved and the credentials issued, after the sign-in.
+    fn through_the_vpn_to_ready(&mut self) {
+        self.event(Event::SignedIn);
+        self.event(Event::Tunnel(connected()));
+        self.event(Event::Egress(nat_match()));
+        self.event(issued());
+        assert!(self.session.state().serves_credentials());
     }
 
     fn statuses(&self) -> Vec<(StepName, StepStatus)> {
@@ -62,7 +52,7 @@ impl Run {
             .collect()
     }
 
-    fn step(&self, name: StepName) -> &Step {
+    fn step(&self, name: StepName) -> &journey::Step {
         self.journey
             .journey()
             .steps
@@ -74,51 +64,6 @@ impl Run {
 
 use StepName::{Credentials, Device, Network, SignIn, Vpn};
 use StepStatus::{Done, Failed, Pending, Running, Skipped};
-
-fn na<T>() -> Reading<T> {
-    Reading::Unknown(posture::UnknownReason::NotApplicable)
-}
-
-fn compliant() -> crate::posture::PostureReport {
-    let facts = Facts {
-        os_version: na(),
-        disk_encrypted: na(),
-        firewall_on: Reading::Value(true),
-        running: na(),
-        screen_lock: na(),
-        secure_boot: na(),
-        system_integrity: na(),
-        managed: na(),
-    };
-    let req = Requirements {
-        require_firewall: true,
-        ..Requirements::default()
-    };
-    posture::evaluate(&req, &facts, Duration::ZERO)
-}
-
-fn connected() -> Event {
-    Event::Tunnel(TunnelState::Connected {
-        profile: "corp".into(),
-        tunnel_ip: "10.200.0.2".into(),
-        endpoint_ip: "203.0.113.20".into(),
-        dns: Default::default(),
-    })
-}
-
-fn nat() -> Event {
-    Event::Egress(Verdict::Match {
-        address: "203.0.113.10".parse().unwrap(),
-        nat: "203.0.113.10/32".parse().unwrap(),
-        country: None,
-    })
-}
-
-fn issued() -> Event {
-    Event::CredentialsIssued {
-        expires_at: OffsetDateTime::now_utc() + time::Duration::hours(1),
-    }
-}
 
 #[test]
 fn before_any_connect_there_is_no_journey() {
@@ -149,10 +94,10 @@ fn every_gate_runs_in_order_and_ends_done_with_its_time() {
     run.event(Event::SignedIn);
     assert_eq!(run.statuses()[..2], [(SignIn, Done), (Device, Running)]);
     assert!(run.step(SignIn).elapsed_ms.is_some());
-    run.event(Event::Posture(compliant()));
-    run.event(connected());
+    run.event(Event::Posture(posture(true)));
+    run.event(Event::Tunnel(connected()));
     assert_eq!(run.statuses()[2..4], [(Vpn, Done), (Network, Running)]);
-    run.event(nat());
+    run.event(Event::Egress(nat_match()));
     run.event(issued());
     assert!(
         run.statuses()
@@ -179,7 +124,7 @@ fn gates_the_rule_does_not_require_are_skipped_not_faked() {
         run.statuses()[..3],
         [(SignIn, Done), (Device, Skipped), (Vpn, Running)]
     );
-    run.event(connected());
+    run.event(Event::Tunnel(connected()));
     run.event(issued());
     assert_eq!(
         run.statuses(),
@@ -221,11 +166,7 @@ fn the_failing_step_holds_the_cause_and_its_next_step() {
 fn a_vpn_drop_after_ready_fails_the_vpn_step_and_a_reconnect_brings_it_back() {
     let mut run = Run::new();
     run.connect(&[Gate::Vpn, Gate::Egress]);
-    run.event(Event::SignedIn);
-    run.event(connected());
-    run.event(nat());
-    run.event(issued());
-    assert!(run.session.state().serves_credentials());
+    run.through_the_vpn_to_ready();
     run.event(Event::Tunnel(TunnelState::Reconnecting {
         profile: "corp".into(),
         attempt: 1,
@@ -239,10 +180,10 @@ fn a_vpn_drop_after_ready_fails_the_vpn_step_and_a_reconnect_brings_it_back() {
         [(Network, Pending), (Credentials, Pending)],
         "what came after waits again: the credentials were withdrawn"
     );
-    run.event(connected());
+    run.event(Event::Tunnel(connected()));
     // Back through the network proof: the VPN step is passed again.
     assert_eq!(run.step(Vpn).status, Done, "{:?}", run.statuses());
-    run.event(nat());
+    run.event(Event::Egress(nat_match()));
     run.event(issued());
     assert!(
         run.statuses()
@@ -256,11 +197,12 @@ fn a_vpn_drop_after_ready_fails_the_vpn_step_and_a_reconnect_brings_it_back() {
 #[test]
 fn a_disconnect_clears_the_journey() {
     let mut run = Run::new();
-    run.connect(&[]);
-    run.event(Event::SignedIn);
-    run.event(issued());
+    run.connect(&[Gate::Vpn, Gate::Egress]);
+    run.through_the_vpn_to_ready();
     let step = run.session.request(Request::Disconnect);
     run.feed(step);
+    run.event(Event::Disconnected);
+    assert_eq!(run.session.state(), &SessionState::Idle);
     assert!(
         run.journey.journey().steps.is_empty(),
         "{:?}",
