@@ -43,6 +43,17 @@ impl Run {
         assert!(self.session.state().serves_credentials());
     }
 
+    /// No step failed or waits: each is done, or not required.
+    fn assert_all_passed(&self) {
+        assert!(
+            self.statuses()
+                .iter()
+                .all(|(_, s)| matches!(s, StepStatus::Done | StepStatus::Skipped)),
+            "{:?}",
+            self.statuses()
+        );
+    }
+
     fn statuses(&self) -> Vec<(StepName, StepStatus)> {
         self.journey
             .journey()
@@ -99,13 +110,7 @@ fn every_gate_runs_in_order_and_ends_done_with_its_time() {
     assert_eq!(run.statuses()[2..4], [(Vpn, Done), (Network, Running)]);
     run.event(Event::Egress(nat_match()));
     run.event(issued());
-    assert!(
-        run.statuses()
-            .iter()
-            .all(|(_, s)| matches!(s, Done | Skipped)),
-        "{:?}",
-        run.statuses()
-    );
+    run.assert_all_passed();
     assert!(
         run.journey
             .journey()
@@ -185,13 +190,7 @@ fn a_vpn_drop_after_ready_fails_the_vpn_step_and_a_reconnect_brings_it_back() {
     assert_eq!(run.step(Vpn).status, Done, "{:?}", run.statuses());
     run.event(Event::Egress(nat_match()));
     run.event(issued());
-    assert!(
-        run.statuses()
-            .iter()
-            .all(|(_, s)| matches!(s, Done | Skipped)),
-        "{:?}",
-        run.statuses()
-    );
+    run.assert_all_passed();
 }
 
 #[test]
