@@ -259,7 +259,8 @@ impl Controller {
     /// Once started: the login item brought in line with what the organization set (so a
     /// setting pushed since takes effect at the next login), then what a start at login does.
     /// A setting that cannot be read leaves the item alone and the app in the tray.
-    pub fn after_start(&self, at_login: bool, program: &Path) -> AfterStart {
+    /// (`program` is this app, when the OS can say where it is; without it the item is left.)
+    pub fn after_start(&self, at_login: bool, program: Option<&Path>) -> AfterStart {
         let settings = match self.settings() {
             Ok(s) => s,
             Err(e) => {
@@ -267,7 +268,11 @@ impl Controller {
                 return AfterStart::Stay { connect: false };
             }
         };
-        match settings::reconcile(&settings, program, self.login_items.as_ref()) {
+        let reconciled = match program {
+            Some(program) => settings::reconcile(&settings, program, self.login_items.as_ref()),
+            None => Ok(Reconciled::Unchanged),
+        };
+        match reconciled {
             Ok(Reconciled::Unchanged) => {}
             Ok(change) => tracing::info!(
                 ?change,

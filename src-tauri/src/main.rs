@@ -84,8 +84,8 @@ fn main() {
             let controller =
                 tauri::async_runtime::block_on(Controller::start(options, shell.clone()));
             app.manage(controller.clone());
-            let program = std::env::current_exe().unwrap_or_default();
-            match controller.after_start(at_login, &program) {
+            let program = std::env::current_exe().ok();
+            match controller.after_start(at_login, program.as_deref()) {
                 AfterStart::Quit => {
                     eprintln!("postern-app: started at login, but start at login is off; quitting.");
                     tauri::async_runtime::block_on(controller.shutdown());

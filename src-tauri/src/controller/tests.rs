@@ -308,13 +308,13 @@ async fn a_setting_the_organization_forces_is_locked_in_the_window_and_written_a
     // At start the item is written; at login the organization's connect-on-start applies.
     let app = Path::new("/opt/postern/postern-app");
     assert_eq!(
-        controller.after_start(true, app),
+        controller.after_start(true, Some(app)),
         AfterStart::Stay { connect: true }
     );
     assert_eq!(items.read().unwrap().unwrap().program.as_deref(), Some(app));
     // Started by hand, it never connects by itself.
     assert_eq!(
-        controller.after_start(false, app),
+        controller.after_start(false, Some(app)),
         AfterStart::Stay { connect: false }
     );
     controller.shutdown().await;
@@ -328,7 +328,7 @@ async fn started_at_login_while_start_at_login_is_off_the_app_quits_and_the_item
     let controller =
         started_with(dir.path(), "[app]\nstart_at_login = false\n", items.clone()).await;
     assert_eq!(
-        controller.after_start(true, Path::new("/opt/postern/postern-app")),
+        controller.after_start(true, Some(Path::new("/opt/postern/postern-app"))),
         AfterStart::Quit
     );
     assert!(
@@ -355,7 +355,7 @@ async fn an_invalid_policy_shows_a_settings_problem_instead_of_a_guess() {
         "{problem:?}"
     );
     assert_eq!(
-        controller.after_start(true, Path::new("/x")),
+        controller.after_start(true, Some(Path::new("/x"))),
         AfterStart::Stay { connect: false }
     );
 }
