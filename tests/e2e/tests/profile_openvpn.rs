@@ -212,12 +212,43 @@ impl Scratch {
     }
 }
 
+/// OpenVPN's line without its time: "2026-12-01 20:05:05 us=550729 text", or without the
+/// `us=` part when the microseconds are exactly 0 (OpenVPN leaves a zero out).
 fn strip_timestamp(line: &str) -> &str {
-    // "2026-12-01 20:05:05 us=550729 text"
-    match line.split_once(" us=") {
-        Some((_, rest)) => rest.split_once(' ').map_or(rest, |(_, t)| t),
-        None => line,
+    let stamped = line.len() > 20
+        && line.as_bytes()[..19]
+            .iter()
+            .enumerate()
+            .all(|(i, b)| match i {
+                4 | 7 => *b == b'-',
+                10 => *b == b' ',
+                13 | 16 => *b == b':',
+                _ => b.is_ascii_digit(),
+            });
+    if !stamped {
+        return line;
     }
+    let rest = &line[20..];
+    match rest.strip_prefix("us=") {
+        Some(usec) => usec.split_once(' ').map_or("", |(_, text)| text),
+        None => rest,
+    }
+}
+
+#[test]
+fn openvpns_time_is_stripped_with_or_without_microseconds() {
+    assert_eq!(
+        strip_timestamp("2026-12-01 20:05:05 us=550729   connect_retry_seconds = 1"),
+        "  connect_retry_seconds = 1"
+    );
+    assert_eq!(
+        strip_timestamp("2026-12-06 22:15:31   connect_retry_seconds = 1"),
+        "  connect_retry_seconds = 1"
+    );
+    assert_eq!(
+        strip_timestamp("Current Parameter Settings:"),
+        "Current Parameter Settings:"
+    );
 }
 
 /// A block handed over as a file reads `'DIR/ca.pem'` where the inline one reads `'[INLINE]'`.
