@@ -623,7 +623,8 @@ impl Tray {
 }
 
 #[test]
-fn the_tray_follows_the_session_connects_and_quit_disconnects_cleanly() {
+fn started_at_login_the_tray_connects_on_its_own_follows_the_session_and_quit_disconnects_cleanly()
+{
     let desktop = Desktop::new();
     let _watcher = Spawned(
         Command::new("status-notifier-watcher")
@@ -632,32 +633,44 @@ fn the_tray_follows_the_session_connects_and_quit_disconnects_cleanly() {
             .spawn()
             .expect("status-notifier-watcher (apt install haskell-status-notifier-item-utils)"),
     );
+    // The organization starts Postern at login and connects it at once.
+    let policy = desktop.user.home.path().join("policy-at-login.toml");
+    let mut text = std::fs::read_to_string(&desktop.user.policy).unwrap();
+    text.push_str("\n[app]\nstart_at_login = true\nconnect_on_start = true\n");
+    std::fs::write(&policy, text).unwrap();
+    // As the login item starts it: in the tray, without its window.
     let mut app = Command::new("ip");
     app.args(["netns", "exec", "pl-laptop"])
         .arg(bin("postern-app"))
-        .arg("--background")
+        .arg("--at-login")
         .stdout(Stdio::null())
         .stderr(Stdio::null());
     desktop.app_env(&mut app);
+    app.env("POSTERN_POLICY", &policy);
     let mut app = Spawned(app.spawn().unwrap());
 
     let tray = Tray::find();
-    let menu = tray.wait_for_status("Not connected", 20);
-    let labels: Vec<&str> = menu.iter().map(|(_, l, _)| l.as_str()).collect();
-    assert_eq!(
-        labels,
-        [
-            "Not connected",
-            "Connect",
-            "Open Postern",
-            "Export diagnostics…",
-            "Quit Postern"
-        ]
-    );
+    // Waiting on the person to sign in: the signed-out shape.
+    tray.wait_for_status("Sign in to continue", 30);
     assert_eq!(tray.colour(), "srgba(110,119,129,1)", "the signed-out icon");
+    // The login item the organization's setting asks for is in place, starting this app.
+    let entry = desktop
+        .user
+        .home
+        .path()
+        .join(".config/autostart/postern.desktop");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !entry.exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let written = std::fs::read_to_string(&entry).unwrap_or_default();
+    assert!(
+        written.contains(&format!("Exec={} --at-login", bin("postern-app").display())),
+        "{written}"
+    );
 
-    // Connect from the tray: the only allowed role is used; the code arrives as a notification.
-    tray.click("Connect");
+    // Connect on start: nobody clicked Connect; the only allowed role is used, and the code
+    // arrives as a notification.
     let deadline = Instant::now() + Duration::from_secs(30);
     let code = loop {
         let log = std::fs::read_to_string(&desktop.notify_log).unwrap_or_default();
