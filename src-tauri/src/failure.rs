@@ -2,7 +2,6 @@
 //! with its next step. It crosses into the window as a [`Failure`] (kind, sentence, next step),
 //! never as a bare string.
 
-use postern_agent::client::AgentClientError;
 use postern_core::Problem;
 use postern_core::diagnostics::ExportError;
 use postern_core::egress::CountryError;
@@ -10,6 +9,7 @@ use postern_core::l10n::{text, text_with};
 use postern_core::settings::SettingsError;
 use postern_core::vpn::saml::SamlError;
 use postern_ipc::agent::AgentError;
+use postern_ipc::agent_client::AgentClientError;
 use serde::{Serialize, Serializer};
 use ts_rs::TS;
 

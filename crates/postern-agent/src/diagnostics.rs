@@ -17,7 +17,7 @@ use postern_core::posture;
 use postern_core::vpn::ProfileStore;
 use postern_ipc::client::HelperClient;
 
-use crate::client::AgentClient;
+use postern_ipc::agent_client::AgentClient;
 
 /// How long any one source may take before it is reported missing.
 const SOURCE_TIMEOUT: Duration = Duration::from_secs(10);

@@ -22,8 +22,8 @@ use postern_core::Problem;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
-use crate::client::AgentClientError;
 use crate::orchestrator::Handle;
+use postern_ipc::agent_client::AgentClientError;
 
 /// How long ahead an answer says its credentials expire (or their own expiry, if sooner).
 /// botocore refreshes within 15 minutes of expiry when it can and must within 10: with 11, a

@@ -9,7 +9,6 @@ pub mod parts;
 mod server;
 pub mod tunnel;
 
-pub mod client;
 pub mod diagnostics;
 
 pub use orchestrator::AgentConfig;

@@ -5,12 +5,12 @@
 use std::path::{Path, PathBuf};
 
 use clap::Args;
-use postern_agent::client::{AgentClient, AgentClientError};
 use postern_core::credentials::VendedCredentials;
 use postern_core::credentials::aws_config;
 use postern_core::session::SessionState;
 use postern_core::{ExitCode, Problem, paths, policy};
 use postern_ipc::agent::AgentError;
+use postern_ipc::agent_client::{AgentClient, AgentClientError};
 
 use crate::output::Failure;
 

@@ -6,10 +6,10 @@ use std::time::Duration;
 
 use clap::Args;
 use postern_agent::AgentConfig;
-use postern_agent::client::{AgentClient, AgentClientError};
 use postern_core::credentials::aws_config::{self, ManagedProfile};
 use postern_core::session::{SessionState, Transition, present};
 use postern_core::{ExitCode, Problem, paths, policy};
+use postern_ipc::agent_client::{AgentClient, AgentClientError};
 
 use crate::output::{Failure, print_json};
 
@@ -192,10 +192,9 @@ pub async fn aws_config_install(
         .iter()
         .map(|r| ManagedProfile::new(&r.account, &r.role).with_region(r.region.as_deref()))
         .collect();
-    let exe = std::env::current_exe()
-        .map(|p| p.display().to_string())
-        .unwrap_or_else(|_| "postern".into());
-    let report = aws_config::install(&crate::role::aws_config_file(), &profiles, &exe)?;
+    let cli = std::env::current_exe().unwrap_or_else(|_| "postern".into());
+    let program = aws_config::CredentialProgram::beside(&cli);
+    let report = aws_config::install(&crate::role::aws_config_file(), &profiles, &program)?;
     if json {
         print_json("aws-config", &report);
     } else {

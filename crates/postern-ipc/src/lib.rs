@@ -8,6 +8,8 @@
 //! length), and once its first byte is in, the rest must follow within [`FRAME_DEADLINE`].
 
 pub mod agent;
+#[cfg(feature = "agent-client")]
+pub mod agent_client;
 pub mod client;
 pub mod peer;
 pub mod pipe;

@@ -1,9 +1,9 @@
 use std::sync::Mutex;
 
-use postern_agent::client::AgentClientError;
 use postern_core::session::notify::Notice;
 use postern_core::session::present::{Indicator, Presentation};
 use postern_ipc::agent::AgentError;
+use postern_ipc::agent_client::AgentClientError;
 
 use super::*;
 use crate::failure::FailureKind;

@@ -101,6 +101,13 @@ impl Setup {
         )
     }
 
+    /// What the profiles `postern aws-config install` writes run.
+    fn credential_process(&self) -> Run {
+        let mut c = Command::new(bin("postern-credentials"));
+        copy_env(&self.postern(), &mut c);
+        Run::from(c.args(["--account", ACCOUNT, "--role", ROLE]))
+    }
+
     /// A command in the laptop's namespace (where the agent's 127.0.0.1 is), with the user's
     /// environment and the lab's STS.
     fn in_laptop(&self, program: &str) -> Command {
@@ -144,9 +151,21 @@ fn connect_vends_credentials_that_work_only_through_the_nat_and_are_withdrawn_wh
     assert!(doc["AccessKeyId"].as_str().unwrap().starts_with("ASIA"));
     assert!(doc["Expiration"].as_str().unwrap().ends_with('Z'));
 
-    // The AWS CLI through the installed profile: through the VPN, from the NAT's address.
+    // The AWS CLI through the installed profile: through the VPN, from the NAT's address. The
+    // profile runs the small credential_process program, which answers as the CLI does.
     Run::from(setup.postern().args(["aws-config", "install"])).assert_ok();
     let profile = format!("postern-{ACCOUNT}-{ROLE}");
+    let config = std::fs::read_to_string(setup.user.home.path().join(".aws/config")).unwrap();
+    assert!(
+        config.contains(&format!(
+            "credential_process = {} --account {ACCOUNT} --role {ROLE}\n",
+            bin("postern-credentials").display()
+        )),
+        "{config}"
+    );
+    let served = setup.credential_process();
+    served.assert_ok();
+    assert_eq!(served.json()["Version"], 1);
     let identity = setup.aws_cli(&[], &["--profile", &profile]);
     identity.assert_ok();
     assert!(
@@ -176,6 +195,9 @@ fn connect_vends_credentials_that_work_only_through_the_nat_and_are_withdrawn_wh
         "{}",
         refused.stderr()
     );
+    setup
+        .credential_process()
+        .assert_fails(9, "The VPN dropped");
     // The AWS CLI shows Postern's reason.
     let cli = setup.aws_cli(&[], &["--profile", &profile]);
     assert_ne!(cli.code(), 0);
@@ -266,9 +288,18 @@ fn no_agent_a_stale_socket_a_second_agent_and_a_forbidden_role_are_explained() {
         c
     };
     // No agent: credential_process fails at once with the reason, never waits or prompts.
-    let run = Run::from(postern().args(["credentials", "--account", ACCOUNT, "--role", ROLE]));
-    run.assert_fails(16, "The Postern agent is not running");
-    run.assert_fails(16, "Start the Postern app");
+    let credential_process = || {
+        let mut c = Command::new(bin("postern-credentials"));
+        copy_env(&postern(), &mut c);
+        Run::from(c.args(["--account", ACCOUNT, "--role", ROLE]))
+    };
+    for run in [
+        Run::from(postern().args(["credentials", "--account", ACCOUNT, "--role", ROLE])),
+        credential_process(),
+    ] {
+        run.assert_fails(16, "The Postern agent is not running");
+        run.assert_fails(16, "Start the Postern app");
+    }
 
     // A stale socket from a dead agent is replaced; a live agent refuses a second one.
     std::fs::create_dir_all(socket.parent().unwrap()).unwrap();
@@ -306,6 +337,7 @@ fn no_agent_a_stale_socket_a_second_agent_and_a_forbidden_role_are_explained() {
     // Idle: credentials are refused with "not connected".
     Run::from(postern().args(["credentials", "--account", ACCOUNT, "--role", ROLE]))
         .assert_fails(15, "Not connected");
+    credential_process().assert_fails(15, "Not connected");
     // A role the policy does not list is refused before anything starts.
     Run::from(postern().args(["connect", "--account", ACCOUNT, "--role", "Admin"])).assert_fails(
         17,

@@ -1,5 +1,5 @@
 //! `postern aws-config install`: one `[profile …]` per allowed role in `~/.aws/config`, each
-//! calling `postern credentials`. Every other section and comment stays byte for byte; Postern's
+//! calling `postern-credentials` (or `postern credentials` where that is not installed). Every other section and comment stays byte for byte; Postern's
 //! sections carry a marker so they are updated in place, and removed once their role is no
 //! longer wanted; a same-named section the user wrote is never overwritten; the file is backed up before any change and written atomically; a file
 //! that is malformed or read-only is left untouched.
@@ -37,23 +37,55 @@ impl ManagedProfile {
         self
     }
 
-    fn section(&self, postern: &str) -> String {
+    fn section(&self, program: &CredentialProgram) -> String {
         let region = self
             .region
             .as_ref()
             .map(|r| format!("region = {r}\n"))
             .unwrap_or_default();
+        format!(
+            "[profile {}]\n{MARKER}\ncredential_process = {} --account {} --role {}\n{region}",
+            self.name,
+            program.command_line(),
+            self.account,
+            self.role
+        )
+    }
+}
+
+/// What a profile's `credential_process` runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CredentialProgram {
+    /// `postern-credentials`: made for this, it starts in a fraction of the CLI's time, and AWS
+    /// tools start it for every call.
+    Dedicated(PathBuf),
+    /// `postern credentials`, where the dedicated program is not installed beside the CLI.
+    Subcommand(PathBuf),
+}
+
+impl CredentialProgram {
+    /// For the `postern` at `cli`: the dedicated program if it is installed beside it.
+    pub fn beside(cli: &Path) -> Self {
+        let name = format!("postern-credentials{}", std::env::consts::EXE_SUFFIX);
+        match cli.parent().map(|dir| dir.join(name)) {
+            Some(dedicated) if dedicated.is_file() => Self::Dedicated(dedicated),
+            _ => Self::Subcommand(cli.to_path_buf()),
+        }
+    }
+
+    fn command_line(&self) -> String {
+        let (path, subcommand) = match self {
+            Self::Dedicated(path) => (path, ""),
+            Self::Subcommand(path) => (path, " credentials"),
+        };
+        let path = path.display().to_string();
         // The SDKs split the command line themselves: a path with spaces (C:\Program Files)
         // is one word only in quotes.
-        let program = if postern.contains(char::is_whitespace) {
-            format!("\"{postern}\"")
+        if path.contains(char::is_whitespace) {
+            format!("\"{path}\"{subcommand}")
         } else {
-            postern.to_string()
-        };
-        format!(
-            "[profile {}]\n{MARKER}\ncredential_process = {program} credentials --account {} --role {}\n{region}",
-            self.name, self.account, self.role
-        )
+            format!("{path}{subcommand}")
+        }
     }
 }
 
@@ -204,7 +236,7 @@ pub fn merge(
     path: &str,
     text: &str,
     profiles: &[ManagedProfile],
-    postern: &str,
+    program: &CredentialProgram,
 ) -> Result<(String, InstallReport), AwsConfigError> {
     let found = sections(path, text)?;
     let mut report = InstallReport {
@@ -219,7 +251,7 @@ pub fn merge(
     let mut replacements: Vec<(usize, usize, String)> = Vec::new();
     let mut appended = String::new();
     for p in profiles {
-        let wanted = p.section(postern);
+        let wanted = p.section(program);
         match found
             .iter()
             .find(|s| s.name.as_deref() == Some(p.name.as_str()))
@@ -283,7 +315,7 @@ pub fn merge(
 pub fn install(
     path: &Path,
     profiles: &[ManagedProfile],
-    postern: &str,
+    program: &CredentialProgram,
 ) -> Result<InstallReport, AwsConfigError> {
     let shown = path.display().to_string();
     let io = |e: std::io::Error| AwsConfigError::Io {
@@ -299,7 +331,7 @@ pub fn install(
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
         Err(e) => return Err(io(e)),
     };
-    let (new, mut report) = merge(&shown, &text, profiles, postern)?;
+    let (new, mut report) = merge(&shown, &text, profiles, program)?;
     if new == text {
         return Ok(report);
     }
@@ -348,6 +380,10 @@ mod tests {
 
     const USER: &str = "# my settings\n[default]\nregion = eu-west-1\n\n[profile mine]\n# keep this comment\nregion = us-east-1\nsso_session = corp\n\n[sso-session corp]\nsso_start_url = https://x.awsapps.com/start\n";
 
+    fn cli(path: &str) -> CredentialProgram {
+        CredentialProgram::Subcommand(path.into())
+    }
+
     fn profiles() -> Vec<ManagedProfile> {
         vec![
             ManagedProfile::new("111122223333", "Developer"),
@@ -358,15 +394,15 @@ mod tests {
     #[test]
     fn profiles_no_longer_wanted_are_removed_and_only_those() {
         let wanted = profiles();
-        let (both, _) = merge("c", USER, &wanted, "/usr/bin/postern").unwrap();
-        let (one, report) = merge("c", &both, &wanted[..1], "/usr/bin/postern").unwrap();
+        let (both, _) = merge("c", USER, &wanted, &cli("/usr/bin/postern")).unwrap();
+        let (one, report) = merge("c", &both, &wanted[..1], &cli("/usr/bin/postern")).unwrap();
         assert_eq!(report.removed, vec!["postern-444455556666-ReadOnly"]);
         assert_eq!(report.unchanged, vec!["postern-111122223333-Developer"]);
         assert!(one.starts_with(USER), "{one}");
         assert!(!one.contains("444455556666"), "{one}");
         // A section the user wrote under a Postern-like name is theirs: never removed.
         let theirs = format!("{one}\n[profile postern-999999999999-Mine]\nregion = eu-west-1\n");
-        let (kept, report) = merge("c", &theirs, &[], "/usr/bin/postern").unwrap();
+        let (kept, report) = merge("c", &theirs, &[], &cli("/usr/bin/postern")).unwrap();
         assert_eq!(report.removed, vec!["postern-111122223333-Developer"]);
         assert!(kept.contains("[profile postern-999999999999-Mine]\nregion = eu-west-1\n"));
         assert!(kept.starts_with(USER), "{kept}");
@@ -380,7 +416,7 @@ mod tests {
             "c",
             USER,
             &wanted,
-            "C:\\Program Files\\Postern\\postern.exe",
+            &cli("C:\\Program Files\\Postern\\postern.exe"),
         )
         .unwrap();
         assert!(
@@ -396,8 +432,46 @@ mod tests {
     }
 
     #[test]
+    fn the_dedicated_program_is_used_where_it_is_installed_beside_the_cli() {
+        let dir = tempfile::tempdir().unwrap();
+        let postern = dir.path().join("postern");
+        assert_eq!(
+            CredentialProgram::beside(&postern),
+            CredentialProgram::Subcommand(postern.clone()),
+            "not installed: never a line naming a missing program"
+        );
+        let dedicated = dir.path().join(format!(
+            "postern-credentials{}",
+            std::env::consts::EXE_SUFFIX
+        ));
+        std::fs::write(&dedicated, "").unwrap();
+        let program = CredentialProgram::beside(&postern);
+        assert_eq!(program, CredentialProgram::Dedicated(dedicated.clone()));
+
+        let wanted = [ManagedProfile::new("111122223333", "Developer")];
+        let (text, _) = merge("c", USER, &wanted, &program).unwrap();
+        let line = format!(
+            "credential_process = {} --account 111122223333 --role Developer\n",
+            dedicated.display()
+        );
+        assert!(text.contains(&line), "{text}");
+        assert_eq!(
+            find_managed(&text, "postern-111122223333-Developer").as_ref(),
+            Some(&wanted[0])
+        );
+        // A profile written for `postern credentials` is updated in place to the new program.
+        let (old, _) = merge("c", USER, &wanted, &cli("/usr/bin/postern")).unwrap();
+        let (new, report) = merge("c", &old, &wanted, &program).unwrap();
+        assert_eq!(report.updated, vec!["postern-111122223333-Developer"]);
+        assert!(
+            new.contains(&line) && !new.contains(" credentials --account"),
+            "{new}"
+        );
+    }
+
+    #[test]
     fn install_appends_keeps_everything_else_and_is_idempotent() {
-        let (once, r1) = merge("c", USER, &profiles(), "/usr/bin/postern").unwrap();
+        let (once, r1) = merge("c", USER, &profiles(), &cli("/usr/bin/postern")).unwrap();
         assert!(
             once.starts_with(USER),
             "the user's text is kept byte for byte:\n{once}"
@@ -411,11 +485,11 @@ mod tests {
         );
         assert!(once.contains("[profile postern-111122223333-Developer]\n# Managed by Postern"));
         assert!(once.contains("credential_process = /usr/bin/postern credentials --account 111122223333 --role Developer\n"));
-        let (twice, r2) = merge("c", &once, &profiles(), "/usr/bin/postern").unwrap();
+        let (twice, r2) = merge("c", &once, &profiles(), &cli("/usr/bin/postern")).unwrap();
         assert_eq!(twice, once);
         assert_eq!(r2.unchanged.len(), 2);
         // A moved binary updates the managed sections in place, nothing else.
-        let (moved, r3) = merge("c", &once, &profiles(), "/opt/postern/bin/postern").unwrap();
+        let (moved, r3) = merge("c", &once, &profiles(), &cli("/opt/postern/bin/postern")).unwrap();
         assert_eq!(r3.updated.len(), 2);
         assert!(moved.starts_with(USER));
         assert_eq!(moved.matches("[profile postern-").count(), 2);
@@ -426,14 +500,14 @@ mod tests {
     fn a_users_own_section_of_the_same_name_is_never_overwritten() {
         let text = format!("{USER}\n[profile postern-111122223333-Developer]\nregion = x\n");
         assert!(matches!(
-            merge("c", &text, &profiles(), "p"),
+            merge("c", &text, &profiles(), &cli("p")),
             Err(AwsConfigError::Conflict { .. })
         ));
     }
 
     #[test]
     fn malformed_files_are_named_by_line() {
-        let e = merge("c", "region = x\n[default]\n", &profiles(), "p").unwrap_err();
+        let e = merge("c", "region = x\n[default]\n", &profiles(), &cli("p")).unwrap_err();
         assert!(
             matches!(e, AwsConfigError::Malformed { line: 1, .. }),
             "{e}"
@@ -442,14 +516,20 @@ mod tests {
             "c",
             "[default]\nregion = x\n[profile broken\n",
             &profiles(),
-            "p",
+            &cli("p"),
         )
         .unwrap_err();
         assert!(
             matches!(e, AwsConfigError::Malformed { line: 3, .. }),
             "{e}"
         );
-        let e = merge("c", "[default]\nthis is not a setting\n", &profiles(), "p").unwrap_err();
+        let e = merge(
+            "c",
+            "[default]\nthis is not a setting\n",
+            &profiles(),
+            &cli("p"),
+        )
+        .unwrap_err();
         assert!(
             matches!(e, AwsConfigError::Malformed { line: 2, .. }),
             "{e}"
@@ -460,7 +540,7 @@ mod tests {
                 "c",
                 "[default]\ns3 =\n  max_concurrent_requests = 20\n",
                 &profiles(),
-                "p"
+                &cli("p")
             )
             .is_ok()
         );
@@ -471,23 +551,23 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("config");
         std::fs::write(&path, USER).unwrap();
-        let r = install(&path, &profiles(), "/usr/bin/postern").unwrap();
+        let r = install(&path, &profiles(), &cli("/usr/bin/postern")).unwrap();
         let backup = r.backup.unwrap();
         assert_eq!(std::fs::read_to_string(&backup).unwrap(), USER);
         let installed = std::fs::read_to_string(&path).unwrap();
         // Again: no change, no new backup.
-        let r2 = install(&path, &profiles(), "/usr/bin/postern").unwrap();
+        let r2 = install(&path, &profiles(), &cli("/usr/bin/postern")).unwrap();
         assert_eq!(r2.backup, None);
         assert_eq!(std::fs::read_to_string(&path).unwrap(), installed);
 
         let bad = dir.path().join("bad");
         std::fs::write(&bad, "garbage line\n").unwrap();
-        assert!(install(&bad, &profiles(), "p").is_err());
+        assert!(install(&bad, &profiles(), &cli("p")).is_err());
         assert_eq!(std::fs::read_to_string(&bad).unwrap(), "garbage line\n");
 
         // A new file is created when there is none.
         let fresh = dir.path().join("sub/config");
-        install(&fresh, &profiles(), "p").unwrap();
+        install(&fresh, &profiles(), &cli("p")).unwrap();
         assert!(
             std::fs::read_to_string(&fresh)
                 .unwrap()
@@ -504,7 +584,7 @@ mod tests {
         read_only.set_readonly(true);
         std::fs::set_permissions(&path, read_only).unwrap();
         assert!(matches!(
-            install(&path, &profiles(), "p"),
+            install(&path, &profiles(), &cli("p")),
             Err(AwsConfigError::ReadOnly { .. })
         ));
         assert_eq!(std::fs::read_to_string(&path).unwrap(), USER);

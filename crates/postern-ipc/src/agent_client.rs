@@ -1,12 +1,53 @@
-//! The user side of the agent connection (CLI, credential_process).
+//! The user side of the agent connection (the CLI, the app's window, credential_process), and
+//! where the agent listens. Here rather than beside the agent so that the credential_process
+//! program links the wire and nothing of the session.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use postern_core::session::Transition;
-use postern_core::{ExitCode, Problem};
-use postern_ipc::agent::{AGENT_PROTOCOL_VERSION, AgentError, AgentReply, AgentRequest};
-use postern_ipc::trust::{self, LocalStream, Server, Unreachable, UntrustedSocket};
-use postern_ipc::{read_frame, write_frame};
+use postern_types::session::Transition;
+use postern_types::{ExitCode, Problem};
+
+use crate::agent::{AGENT_PROTOCOL_VERSION, AgentError, AgentReply, AgentRequest};
+use crate::trust::{self, LocalStream, Server, Unreachable, UntrustedSocket};
+use crate::{read_frame, write_frame};
+
+/// Non-secret per-user state: lock files, caches that are safe in plain text.
+pub fn user_state_dir() -> PathBuf {
+    dirs::state_dir()
+        .or_else(dirs::cache_dir)
+        .unwrap_or_else(std::env::temp_dir)
+        .join("postern")
+}
+
+/// The per-user agent's socket: `$POSTERN_AGENT_SOCKET`, else `$XDG_RUNTIME_DIR/postern/agent.sock`,
+/// else the state directory. Its directory is the user's only (0700). On Windows a named pipe
+/// per user, `\\.\pipe\postern-agent-USERNAME`; the agent makes it owned by and open to that
+/// user only, and clients check its owner.
+pub fn agent_socket() -> PathBuf {
+    if let Some(p) = std::env::var_os("POSTERN_AGENT_SOCKET").filter(|v| !v.is_empty()) {
+        return PathBuf::from(p);
+    }
+    #[cfg(windows)]
+    {
+        let user = std::env::var("USERNAME").unwrap_or_default();
+        let user: String = user
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        PathBuf::from(format!(r"\\.\pipe\postern-agent-{user}"))
+    }
+    #[cfg(not(windows))]
+    dirs::runtime_dir()
+        .map(|d| d.join("postern"))
+        .unwrap_or_else(user_state_dir)
+        .join("agent.sock")
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum AgentClientError {
