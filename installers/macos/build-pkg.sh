@@ -3,7 +3,7 @@
 #
 #   installers/macos/build-pkg.sh RELEASE_DIR OUT_DIR
 #
-# RELEASE_DIR holds `postern`, `postern-helper` and `bundle/macos/Postern.app` (cargo's release
+# RELEASE_DIR holds `postern`, `postern-credentials`, `postern-helper` and `bundle/macos/Postern.app` (cargo's release
 # build and the Tauri bundler), as universal binaries: the package installs on arm64 and x86_64.
 # The result is OUT_DIR/Postern-VERSION.pkg, VERSION being the workspace's (Cargo.toml).
 #
@@ -40,7 +40,7 @@ version=$(sed -n 's/^version = "\([^"]*\)"$/\1/p' "$repo_root/Cargo.toml")
 [[ "$version" =~ ^[0-9]+(\.[0-9]+)*$ ]] || fail "unexpected workspace version in Cargo.toml: '$version'"
 
 app_bundle="$release_dir/bundle/macos/Postern.app"
-for binary in "$release_dir/postern" "$release_dir/postern-helper"; do
+for binary in "$release_dir/postern" "$release_dir/postern-credentials" "$release_dir/postern-helper"; do
   [ -x "$binary" ] || fail "missing $binary (cargo build --release)"
 done
 [ -d "$app_bundle" ] || fail "missing $app_bundle (the Tauri bundler's .app)"
@@ -54,7 +54,8 @@ app_version=$(/usr/libexec/PlistBuddy -c 'Print :CFBundleShortVersionString' "$a
 [ "$app_version" = "$version" ] || fail "Postern.app is version $app_version, the workspace $version: rebuild the bundle"
 
 # Distribution.xml says arm64 and x86_64: a binary missing one would install and not run.
-for binary in "$release_dir/postern" "$release_dir/postern-helper" "$app_bundle/Contents/MacOS/postern-app"; do
+for binary in "$release_dir/postern" "$release_dir/postern-credentials" "$release_dir/postern-helper" \
+  "$app_bundle/Contents/MacOS/postern-app"; do
   archs=" $(lipo -archs "$binary") "
   [[ "$archs" == *" arm64 "* && "$archs" == *" x86_64 "* ]] \
     || fail "$binary is built for${archs}only; build for universal-apple-darwin (or lipo the two)"
@@ -81,6 +82,7 @@ install -d -m 0755 "$tools_root/usr/local/bin" "$tools_root/Library/PrivilegedHe
   "$tools_root/usr/local/etc/bash_completion.d" "$tools_root/usr/local/share/fish/vendor_completions.d" \
   "$tools_root/usr/local/share/man/man1"
 install -m 0755 "$release_dir/postern" "$tools_root/usr/local/bin/postern"
+install -m 0755 "$release_dir/postern-credentials" "$tools_root/usr/local/bin/postern-credentials"
 install -m 0755 "$release_dir/postern-helper" "$tools_root/Library/PrivilegedHelperTools/postern-helper"
 install -m 0644 "$script_dir/com.postern.helper.plist" "$tools_root/Library/LaunchDaemons/com.postern.helper.plist"
 install -m 0644 "$generated/_postern" "$tools_root/usr/local/share/zsh/site-functions/_postern"
@@ -99,6 +101,8 @@ install -m 0755 "$script_dir/scripts/postinstall" "$package_scripts/postinstall"
 if [ -n "${POSTERN_CODESIGN_IDENTITY:-}" ]; then
   codesign --force --options runtime --timestamp --identifier dev.postern.cli \
     --sign "$POSTERN_CODESIGN_IDENTITY" "$tools_root/usr/local/bin/postern"
+  codesign --force --options runtime --timestamp --identifier dev.postern.credentials \
+    --sign "$POSTERN_CODESIGN_IDENTITY" "$tools_root/usr/local/bin/postern-credentials"
   codesign --force --options runtime --timestamp --identifier dev.postern.helper \
     --sign "$POSTERN_CODESIGN_IDENTITY" "$tools_root/Library/PrivilegedHelperTools/postern-helper"
 else

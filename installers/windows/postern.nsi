@@ -90,6 +90,7 @@ Section "Postern"
   !insertmacro RUN '"$SYSDIR\icacls.exe" "$INSTDIR" /setowner *S-1-5-32-544'
   !insertmacro RUN '"$SYSDIR\icacls.exe" "$INSTDIR" ${MACHINE_ACL}'
   File "${BIN_DIR}\postern.exe"
+  File "${BIN_DIR}\postern-credentials.exe"
   File "${BIN_DIR}\postern-helper.exe"
 !ifdef WITH_APP
   File "${BIN_DIR}\postern-app.exe"
@@ -169,6 +170,7 @@ Section "Uninstall"
 
   Delete "$SMPROGRAMS\Postern.lnk"
   Delete "$INSTDIR\postern.exe"
+  Delete "$INSTDIR\postern-credentials.exe"
   Delete "$INSTDIR\postern-helper.exe"
   Delete "$INSTDIR\postern-app.exe"
   Delete "$INSTDIR\uninstall.exe"

@@ -77,8 +77,9 @@ def test_the_control_file_names_the_package_and_what_it_needs(package):
         assert need in depends, depends
 
 
-def test_it_holds_the_three_programs_the_service_the_group_and_the_desktop_files(files):
-    for path in ("/usr/bin/postern", "/usr/bin/postern-app", "/usr/bin/postern-helper",
+def test_it_holds_the_four_programs_the_service_the_group_and_the_desktop_files(files):
+    for path in ("/usr/bin/postern", "/usr/bin/postern-credentials", "/usr/bin/postern-app",
+                 "/usr/bin/postern-helper",
                  str(UNIT), "/usr/lib/sysusers.d/postern.conf",
                  "/usr/share/applications/postern.desktop",
                  "/usr/share/icons/hicolor/32x32/apps/postern.png",
@@ -97,10 +98,11 @@ def test_install_use_remove_and_purge(package, files, tmp_path):
     assert installed()
 
     # Files in place, root's, the programs runnable by everyone.
-    for b in ("postern", "postern-app", "postern-helper"):
+    for b in ("postern", "postern-credentials", "postern-app", "postern-helper"):
         st = os.stat(f"/usr/bin/{b}")
         assert (st.st_uid, st.st_gid, st.st_mode & 0o7777) == (0, 0, 0o755), b
     assert run("/usr/bin/postern", "--version").stdout.strip() == f"postern {VERSION}"
+    assert run("/usr/bin/postern-credentials", "--version").stdout.strip() == f"postern-credentials {VERSION}"
 
     # The helper's group exists (sysusers), and the service is enabled for the next boot.
     group = grp.getgrnam("postern")
@@ -147,6 +149,15 @@ def test_install_use_remove_and_purge(package, files, tmp_path):
                                                                             MANWIDTH="100"))
     assert "autostart" in man.stdout
     run("desktop-file-validate", "/usr/share/applications/postern.desktop")
+
+    # The profiles the installed CLI writes run the installed credential_process program.
+    policy, config = tmp_path / "policy.toml", tmp_path / "aws-config"
+    policy.write_text('[identity_center]\nstart_url = "https://my-org.awsapps.com/start"\nregion = "eu-west-1"\n\n'
+                      '[[access]]\naccount = "111122223333"\nrole = "Developer"\nrequire = []\n')
+    run("/usr/bin/postern", "aws-config", "install",
+        env=dict(os.environ, POSTERN_POLICY=str(policy), AWS_CONFIG_FILE=str(config)))
+    assert ("credential_process = /usr/bin/postern-credentials --account 111122223333 --role Developer\n"
+            in config.read_text()), config.read_text()
 
     # Installing again (an upgrade to the same version) keeps one working install.
     run("dpkg", "--install", str(package))

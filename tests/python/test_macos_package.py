@@ -347,6 +347,7 @@ def test_every_staged_file_comes_from_a_binary_this_workspace_builds_or_a_file_h
     placed = staged()
     workspace = workspace_binaries()
     assert binaries("crates/postern-cli") == {"postern"}
+    assert binaries("crates/postern-credentials") == {"postern-credentials"}
     assert binaries("crates/postern-helper") == {"postern-helper"}
     assert "postern-app" in binaries("src-tauri")
     script = build_script()

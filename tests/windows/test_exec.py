@@ -1,7 +1,8 @@
-"""postern.exe exec, env and the local credentials endpoint under wine: a signed-in agent on
-its named pipe reaches Ready against the Identity Center emulator (a Linux process on the same
-loopback), then serves a Windows command its credentials, passes on its exit code, serves the
-endpoint to the token it gave, and starts nothing once disconnected."""
+"""postern.exe exec, env, credential_process and the local credentials endpoint under wine: a
+signed-in agent on its named pipe reaches Ready against the Identity Center emulator (a Linux
+process on the same loopback), then serves a Windows command its credentials, passes on its exit
+code, answers postern-credentials.exe through the profile aws-config install wrote, serves the
+endpoint to the token it gave, and serves and starts nothing once disconnected."""
 import json
 import os
 import subprocess
@@ -10,11 +11,13 @@ import urllib.request
 import uuid
 
 import pytest
+from botocore.compat import compat_shell_split
 
 from conftest import PREFIX, WINE, wait_until
 from test_cli import EXE, postern, windows_path
 
 EMULATOR = os.environ.get("POSTERN_EMULATOR", "")
+CREDENTIALS_EXE = os.environ.get("POSTERN_CREDENTIALS_EXE", "")
 ACCOUNT, ROLE = "111122223333", "Developer"
 START_URL = "https://wine.awsapps.com/start"
 NOT_CONNECTED = 15
@@ -121,8 +124,30 @@ def test_the_endpoint_serves_the_token_it_gave_while_its_command_runs(ready):
     wait_until("the ended command's token is refused", lambda: get(url, token)[0] == 403)
 
 
+def credential_process(ready):
+    """postern-credentials.exe as credential_process runs it."""
+    return subprocess.run([WINE, CREDENTIALS_EXE, "--account", ACCOUNT, "--role", ROLE], capture_output=True,
+                          text=True, env=dict(os.environ, **ready), timeout=120)
+
+
+def test_the_profile_aws_config_install_writes_runs_postern_credentials(ready, tmp_path):
+    config = tmp_path / "config"
+    installed = postern("aws-config", "install", env=dict(ready, AWS_CONFIG_FILE=windows_path(config)))
+    assert installed.returncode == 0, installed.stderr
+    line = next(l for l in config.read_text().splitlines() if l.startswith("credential_process"))
+    words = compat_shell_split(line.split("=", 1)[1].strip(), platform="win32")
+    assert words == [windows_path(CREDENTIALS_EXE), "--account", ACCOUNT, "--role", ROLE], words
+    served = credential_process(ready)
+    assert served.returncode == 0, served.stderr
+    document = json.loads(served.stdout)
+    assert document["Version"] == 1 and document["AccessKeyId"].startswith("ASIA"), document
+
+
 def test_once_disconnected_nothing_is_started(ready):
     postern("disconnect", env=ready)
+    refused = credential_process(ready)
+    assert refused.returncode == NOT_CONNECTED, (refused.returncode, refused.stderr)
+    assert "Not connected" in refused.stderr and refused.stdout == "", refused
     refused = postern("exec", "--", "cmd", "/c", "echo ran", env=ready)
     assert refused.returncode == NOT_CONNECTED, (refused.returncode, refused.stderr)
     assert "ran" not in refused.stdout

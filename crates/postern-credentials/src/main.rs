@@ -61,14 +61,13 @@ fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Asked, UsageError> 
             Some((name, value)) if name.starts_with("--") => (name.to_string(), Some(value.into())),
             _ => (arg.clone(), None),
         };
-        let slot = match name.as_str() {
+        let (slot, flag) = match name.as_str() {
             "-h" | "--help" => return Ok(Asked::Help),
             "-V" | "--version" => return Ok(Asked::Version),
             "--account" => (&mut account, "--account"),
             "--role" => (&mut role, "--role"),
             _ => return Err(UsageError::Unknown(arg)),
         };
-        let (slot, flag) = slot;
         let value = match inline {
             Some(value) => value,
             None => args
