@@ -92,9 +92,15 @@ fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Asked, UsageError> 
 #[derive(Debug, thiserror::Error)]
 enum Failure {
     #[error(transparent)]
-    Agent(#[from] AgentClientError),
+    Agent(Box<AgentClientError>),
     #[error("Postern could not start its connection to the agent ({0}).")]
     Runtime(std::io::Error),
+}
+
+impl From<AgentClientError> for Failure {
+    fn from(e: AgentClientError) -> Self {
+        Failure::Agent(Box::new(e))
+    }
 }
 
 impl Problem for Failure {
