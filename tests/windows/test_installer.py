@@ -55,7 +55,7 @@ def test_a_silent_install_and_removal_leave_the_machine_as_it_was_but_the_policy
 
     done = run_wine(INSTALLER, "/S", timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
-    for exe in ("postern.exe", "postern-helper.exe", "postern-app.exe", "uninstall.exe"):
+    for exe in ("postern.exe", "postern-credentials.exe", "postern-helper.exe", "postern-app.exe", "uninstall.exe"):
         assert (INSTALLED / exe).is_file(), f"{exe} not installed: {list(INSTALLED.iterdir())}"
     shortcut = PREFIX / "drive_c" / "ProgramData" / "Microsoft" / "Windows" / "Start Menu" / "Programs" / "Postern.lnk"
     assert shortcut.is_file(), "no Start menu entry for the app"
