@@ -9,7 +9,7 @@ use postern_types::{ExitCode, Problem};
 
 use crate::agent::{AGENT_PROTOCOL_VERSION, AgentError, AgentReply, AgentRequest};
 use crate::trust::{self, LocalStream, Server, Unreachable, UntrustedSocket};
-use crate::{read_frame, write_frame};
+use crate::{FRAME_DEADLINE, read_frame, read_frame_within, write_frame};
 
 /// Non-secret per-user state: lock files, caches that are safe in plain text.
 pub fn user_state_dir() -> PathBuf {
@@ -130,7 +130,8 @@ impl AgentClient {
             },
         )
         .await;
-        match read_frame::<_, AgentReply>(&mut stream).await {
+        // The agent answers Hello at once: a stopped or wedged agent is a failure, not a wait.
+        match read_frame_within::<_, AgentReply>(&mut stream, FRAME_DEADLINE).await {
             Ok(AgentReply::Welcome { .. }) => Ok(Self { stream }),
             Ok(AgentReply::Refused(e)) => Err(e.into()),
             Ok(other) => Err(unexpected(&other)),
@@ -143,10 +144,23 @@ impl AgentClient {
     }
 
     async fn ask(&mut self, request: &AgentRequest) -> Result<AgentReply, AgentClientError> {
+        self.ask_within(request, None).await
+    }
+
+    /// Asks; with `within`, the whole answer must come in that time.
+    async fn ask_within(
+        &mut self,
+        request: &AgentRequest,
+        within: Option<std::time::Duration>,
+    ) -> Result<AgentReply, AgentClientError> {
         write_frame(&mut self.stream, request)
             .await
             .map_err(|e| AgentClientError::Broken(e.to_string()))?;
-        match read_frame::<_, AgentReply>(&mut self.stream).await {
+        let reply = match within {
+            Some(within) => read_frame_within::<_, AgentReply>(&mut self.stream, within).await,
+            None => read_frame::<_, AgentReply>(&mut self.stream).await,
+        };
+        match reply {
             Ok(AgentReply::Refused(e)) => Err(e.into()),
             Ok(reply) => Ok(reply),
             Err(e) => Err(AgentClientError::Broken(e.to_string())),
@@ -190,13 +204,12 @@ impl AgentClient {
         account: &str,
         role: &str,
     ) -> Result<String, AgentClientError> {
-        match self
-            .ask(&AgentRequest::Credentials {
-                account: account.into(),
-                role: role.into(),
-            })
-            .await?
-        {
+        // Served from the agent's memory, or refused: credential_process never waits long.
+        let request = AgentRequest::Credentials {
+            account: account.into(),
+            role: role.into(),
+        };
+        match self.ask_within(&request, Some(FRAME_DEADLINE)).await? {
             AgentReply::Credentials { document } => Ok(document),
             other => Err(unexpected(&other)),
         }
@@ -254,5 +267,68 @@ impl Transitions {
             Ok(AgentReply::Session { transition }) => Some(transition),
             _ => None,
         }
+    }
+}
+
+#[cfg(test)]
+#[cfg(unix)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+    use std::time::Duration;
+
+    use super::*;
+
+    /// Far longer than the bound the client sets ([`FRAME_DEADLINE`]).
+    const WAITED_FOR_EVER: Duration = Duration::from_secs(60);
+
+    /// An agent on a trusted socket that says Welcome (or not), then never answers again.
+    fn wedged_agent(says_welcome: bool) -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let private = dir.path().join("private");
+        std::fs::create_dir(&private).unwrap();
+        std::fs::set_permissions(&private, std::fs::Permissions::from_mode(0o700)).unwrap();
+        let socket = private.join("agent.sock");
+        let listener = tokio::net::UnixListener::bind(&socket).unwrap();
+        tokio::spawn(async move {
+            let (mut stream, _) = listener.accept().await.unwrap();
+            if says_welcome {
+                let _hello: AgentRequest = read_frame(&mut stream).await.unwrap();
+                let welcome = AgentReply::Welcome {
+                    protocol_version: AGENT_PROTOCOL_VERSION,
+                    agent_version: "test".into(),
+                };
+                write_frame(&mut stream, &welcome).await.unwrap();
+            }
+            std::future::pending::<()>().await;
+            drop(stream);
+        });
+        (dir, socket)
+    }
+
+    #[tokio::test]
+    async fn an_agent_that_never_says_welcome_is_a_failure_not_a_wait() {
+        let (_dir, socket) = wedged_agent(false);
+        let e = tokio::time::timeout(WAITED_FOR_EVER, AgentClient::connect(&socket))
+            .await
+            .expect("the client gave up on its own")
+            .err()
+            .expect("no agent answered");
+        assert!(matches!(e, AgentClientError::Broken(_)), "{e}");
+        assert_eq!(e.exit_code(), ExitCode::AgentUnavailable);
+    }
+
+    #[tokio::test]
+    async fn credentials_that_never_come_are_a_failure_not_a_wait() {
+        let (_dir, socket) = wedged_agent(true);
+        let mut agent = AgentClient::connect(&socket).await.unwrap();
+        let e = tokio::time::timeout(
+            WAITED_FOR_EVER,
+            agent.credentials("111122223333", "Developer"),
+        )
+        .await
+        .expect("the client gave up on its own")
+        .unwrap_err();
+        assert!(matches!(e, AgentClientError::Broken(_)), "{e}");
+        assert_eq!(e.exit_code(), ExitCode::AgentUnavailable);
     }
 }
