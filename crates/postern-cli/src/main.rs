@@ -186,44 +186,8 @@ fn end_on_signal_between_keychain_calls() -> Option<impl Future<Output = ()>> {
     })
 }
 
-/// `postern credentials …` as credential_process runs it, once per AWS call: parsed on its own
-/// (clap otherwise builds every subcommand's definition first) and answered on a one-thread
-/// runtime; it touches no keychain, so it needs no signal handling either.
-#[derive(Parser)]
-#[command(name = "postern credentials", version)]
-struct CredentialsOnly {
-    #[command(flatten)]
-    args: session::CredentialsArgs,
-}
-
-fn credentials_only() -> ProcessExit {
-    let args = std::env::args_os()
-        .enumerate()
-        .filter(|(i, _)| *i != 1)
-        .map(|(_, a)| a);
-    let CredentialsOnly { args } = CredentialsOnly::parse_from(args);
-    let answered = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Failure::internal(&e.to_string()))
-        .and_then(|runtime| runtime.block_on(session::credentials(args)));
-    match answered {
-        Ok(()) => ProcessExit::SUCCESS,
-        Err(failure) => {
-            failure.report(false);
-            ProcessExit::from(failure.exit_code().code() as u8)
-        }
-    }
-}
-
 fn main() -> ProcessExit {
     end_quietly_on_a_closed_output();
-    if std::env::args_os()
-        .nth(1)
-        .is_some_and(|a| a == "credentials")
-    {
-        return credentials_only();
-    }
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
