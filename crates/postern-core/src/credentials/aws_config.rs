@@ -1,8 +1,9 @@
 //! `postern aws-config install`: one `[profile …]` per allowed role in `~/.aws/config`, each
-//! calling `postern-credentials` (or `postern credentials` where that is not installed). Every other section and comment stays byte for byte; Postern's
-//! sections carry a marker so they are updated in place, and removed once their role is no
-//! longer wanted; a same-named section the user wrote is never overwritten; the file is backed up before any change and written atomically; a file
-//! that is malformed or read-only is left untouched.
+//! calling `postern-credentials` (or `postern credentials` where that is not installed). Every
+//! other section and comment stays byte for byte; Postern's sections carry a marker so they are
+//! updated in place, and removed once their role is no longer wanted; a same-named section the
+//! user wrote is never overwritten; the file is backed up before any change and written
+//! atomically; a file that is malformed or read-only is left untouched.
 
 use std::path::{Path, PathBuf};
 
