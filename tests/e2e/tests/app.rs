@@ -716,6 +716,23 @@ fn started_at_login_the_tray_connects_on_its_own_follows_the_session_and_quit_di
         String::from_utf8_lossy(&served.stderr)
     );
 
+    // Disconnect from the tray, then Connect from it again (still signed in: no code).
+    tray.click("Disconnect");
+    let menu = tray.wait_for_status("Not connected", 30);
+    let labels: Vec<&str> = menu.iter().map(|(_, l, _)| l.as_str()).collect();
+    assert_eq!(
+        labels,
+        [
+            "Not connected",
+            "Connect",
+            "Open Postern",
+            "Export diagnostics…",
+            "Quit Postern"
+        ]
+    );
+    tray.click("Connect");
+    tray.wait_for_status("Protected: Production · 111122223333 / Developer", 60);
+
     // Quit: the app withdraws the credentials, takes the tunnel down and ends.
     tray.click("Quit Postern");
     let deadline = Instant::now() + Duration::from_secs(20);

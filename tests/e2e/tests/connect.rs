@@ -10,6 +10,13 @@ use std::time::{Duration, Instant};
 use postern_e2e::lab::{self, ACCOUNT, AWS, Helper, ROLE, Spawned};
 use postern_e2e::{Run, User, bin, copy_env};
 
+/// What the profiles `postern aws-config install` writes run, in the environment of `postern`.
+fn credential_process(postern: &Command) -> Run {
+    let mut c = Command::new(bin("postern-credentials"));
+    copy_env(postern, &mut c);
+    Run::from(c.args(["--account", ACCOUNT, "--role", ROLE]))
+}
+
 struct Setup {
     user: User,
     helper: Helper,
@@ -101,11 +108,8 @@ impl Setup {
         )
     }
 
-    /// What the profiles `postern aws-config install` writes run.
     fn credential_process(&self) -> Run {
-        let mut c = Command::new(bin("postern-credentials"));
-        copy_env(&self.postern(), &mut c);
-        Run::from(c.args(["--account", ACCOUNT, "--role", ROLE]))
+        credential_process(&self.postern())
     }
 
     /// A command in the laptop's namespace (where the agent's 127.0.0.1 is), with the user's
@@ -288,14 +292,9 @@ fn no_agent_a_stale_socket_a_second_agent_and_a_forbidden_role_are_explained() {
         c
     };
     // No agent: credential_process fails at once with the reason, never waits or prompts.
-    let credential_process = || {
-        let mut c = Command::new(bin("postern-credentials"));
-        copy_env(&postern(), &mut c);
-        Run::from(c.args(["--account", ACCOUNT, "--role", ROLE]))
-    };
     for run in [
         Run::from(postern().args(["credentials", "--account", ACCOUNT, "--role", ROLE])),
-        credential_process(),
+        credential_process(&postern()),
     ] {
         run.assert_fails(16, "The Postern agent is not running");
         run.assert_fails(16, "Start the Postern app");
@@ -337,7 +336,7 @@ fn no_agent_a_stale_socket_a_second_agent_and_a_forbidden_role_are_explained() {
     // Idle: credentials are refused with "not connected".
     Run::from(postern().args(["credentials", "--account", ACCOUNT, "--role", ROLE]))
         .assert_fails(15, "Not connected");
-    credential_process().assert_fails(15, "Not connected");
+    credential_process(&postern()).assert_fails(15, "Not connected");
     // A role the policy does not list is refused before anything starts.
     Run::from(postern().args(["connect", "--account", ACCOUNT, "--role", "Admin"])).assert_fails(
         17,
