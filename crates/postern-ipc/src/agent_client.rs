@@ -273,7 +273,6 @@ impl Transitions {
 #[cfg(test)]
 #[cfg(unix)]
 mod tests {
-    use std::os::unix::fs::PermissionsExt;
     use std::time::Duration;
 
     use super::*;
@@ -284,10 +283,7 @@ mod tests {
     /// An agent on a trusted socket that says Welcome (or not), then never answers again.
     fn wedged_agent(says_welcome: bool) -> (tempfile::TempDir, PathBuf) {
         let dir = tempfile::tempdir().unwrap();
-        let private = dir.path().join("private");
-        std::fs::create_dir(&private).unwrap();
-        std::fs::set_permissions(&private, std::fs::Permissions::from_mode(0o700)).unwrap();
-        let socket = private.join("agent.sock");
+        let socket = crate::trust::private_socket(dir.path());
         let listener = tokio::net::UnixListener::bind(&socket).unwrap();
         tokio::spawn(async move {
             let (mut stream, _) = listener.accept().await.unwrap();

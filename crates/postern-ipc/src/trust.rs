@@ -179,6 +179,8 @@ pub fn verify_pipe(
     }
 }
 
+#[cfg(all(test, unix))]
+pub(crate) use unix::private_socket;
 #[cfg(unix)]
 pub use unix::verify;
 
@@ -269,6 +271,17 @@ mod unix {
         }
     }
 
+    /// `agent.sock` in a new directory under `dir` that only this user can change: a socket
+    /// path a client trusts.
+    #[cfg(test)]
+    pub(crate) fn private_socket(dir: &Path) -> std::path::PathBuf {
+        use std::os::unix::fs::PermissionsExt;
+        let private = dir.join("private");
+        std::fs::create_dir(&private).unwrap();
+        std::fs::set_permissions(&private, std::fs::Permissions::from_mode(0o700)).unwrap();
+        private.join("agent.sock")
+    }
+
     #[cfg(test)]
     mod tests {
         use super::*;
@@ -301,10 +314,8 @@ mod unix {
         async fn a_real_socket_is_judged_by_its_directory_and_its_listener() {
             let me = Server::Agent.expected_uid();
             let dir = tempfile::tempdir().unwrap();
-            let private = dir.path().join("private");
-            std::fs::create_dir(&private).unwrap();
-            std::fs::set_permissions(&private, std::fs::Permissions::from_mode(0o700)).unwrap();
-            let socket = private.join("agent.sock");
+            let socket = private_socket(dir.path());
+            let private = socket.parent().unwrap();
             let _listener = tokio::net::UnixListener::bind(&socket).unwrap();
             let stream = UnixStream::connect(&socket).await.unwrap();
             assert_eq!(verify(&stream, &socket, Server::Agent), Ok(()));
